@@ -1,0 +1,1 @@
+"""Embedded billing engine catalog and engine-side invoices."""
