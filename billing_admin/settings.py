@@ -201,6 +201,8 @@ EMAIL_BACKEND = env.str(
 if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="billing-admin@localhost")
+# Send notification e-mails on a background thread after commit (default) or inline.
+NOTIFY_ASYNC = env.bool("NOTIFY_ASYNC", default=True)
 # Links in notification e-mails point here.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 

@@ -20,6 +20,7 @@ class Invoice(models.Model):
         ADHOC = "adhoc", "Ad-hoc"
 
     class Status(models.TextChoices):
+        SUBMITTING = "submitting", "Submitting"
         PENDING = "pending_approval", "Pending approval"
         APPROVING = "approving", "Approving"
         APPROVED = "approved", "Approved"
@@ -28,9 +29,16 @@ class Invoice(models.Model):
         FAILED = "failed", "Failed (needs a person)"
 
     # "Live" invoices hold their cycle: nobody can submit the same cycle again while one exists.
-    # `failed` is live too: its upstream draft may still exist until a person or reconcile
-    # settles it.
-    LIVE_STATUSES = (Status.PENDING, Status.APPROVING, Status.APPROVED, Status.FAILED)
+    # `submitting` is the intent recorded before the draft is generated upstream (it claims the
+    # cycle, so two clerks never generate the same draft); `failed` is live too: its upstream
+    # draft may still exist until a person or `manage.py reconcile` settles it.
+    LIVE_STATUSES = (
+        Status.SUBMITTING,
+        Status.PENDING,
+        Status.APPROVING,
+        Status.APPROVED,
+        Status.FAILED,
+    )
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     backend = models.CharField(max_length=32)
@@ -86,6 +94,9 @@ class Invoice(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_reason = models.TextField(blank=True)
     failure_message = models.TextField(blank=True)
+    failure_code = models.CharField(max_length=40, blank=True)
+    # A rejected or withdrawn cycle invoice whose upstream draft still has to be deleted.
+    upstream_cleanup_pending = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -100,7 +111,9 @@ class Invoice(models.Model):
             models.UniqueConstraint(
                 fields=["backend", "contract_id", "customer_id", "bill_for"],
                 condition=Q(kind="cycle")
-                & Q(status__in=["pending_approval", "approving", "approved", "failed"]),
+                & Q(
+                    status__in=["submitting", "pending_approval", "approving", "approved", "failed"]
+                ),
                 name="one_live_invoice_per_cycle",
                 violation_error_message="This billing cycle already has a live invoice.",
             ),

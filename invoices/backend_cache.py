@@ -1,0 +1,59 @@
+"""Brief caching of what the billing backend lists, shared by every worker through Django's cache.
+
+A contract's billing cycles and details are fetched once and reused for at most
+BILLING_CYCLE_CACHE_SECONDS (≤ 60 s); "refresh from backend" and every submission fetch anew.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from .backends import cycle_backend
+from .backends.base import BillingCycle, Contract
+
+
+@dataclass(frozen=True)
+class Fetched:
+    value: object
+    fetched_at: datetime
+    from_cache: bool
+
+
+def _key(kind: str, contract_id: str) -> str:
+    return f"billing:{settings.BILLING_BACKEND}:{kind}:{contract_id}"
+
+
+def _cached(kind: str, contract_id: str, fetch, refresh: bool) -> Fetched:
+    key = _key(kind, contract_id)
+    if not refresh:
+        hit = cache.get(key)
+        if hit is not None:
+            value, fetched_at = hit
+            return Fetched(value, fetched_at, True)
+    value = fetch()
+    fetched_at = timezone.now()
+    cache.set(key, (value, fetched_at), settings.BILLING_CYCLE_CACHE_SECONDS)
+    return Fetched(value, fetched_at, False)
+
+
+def contract(contract_id: str, *, refresh: bool = False) -> tuple[Contract, Fetched]:
+    fetched = _cached(
+        "contract", contract_id, lambda: cycle_backend().get_contract(contract_id), refresh
+    )
+    return fetched.value, fetched
+
+
+def billing_cycles(
+    contract_id: str, *, refresh: bool = False
+) -> tuple[tuple[BillingCycle, ...], Fetched]:
+    fetched = _cached(
+        "cycles", contract_id, lambda: cycle_backend().list_billing_cycles(contract_id), refresh
+    )
+    return fetched.value, fetched
+
+
+def forget(contract_id: str) -> None:
+    cache.delete_many([_key("contract", contract_id), _key("cycles", contract_id)])
