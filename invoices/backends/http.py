@@ -1,0 +1,424 @@
+"""HTTP plumbing shared by the vendor adapters (Zenskar, Rebillia).
+
+One `HttpClient` per adapter instance (adapters are per-process singletons), holding one pooled
+`httpx.Client` with explicit timeouts. It:
+
+- retries idempotent reads only (GET), a bounded number of times, with exponential backoff
+  and full jitter, on connection failures, timeouts, 429 (honouring Retry-After, capped) and
+  502/503/504;
+- never retries a write (POST/PATCH/PUT/DELETE): a write whose reply was lost raises `ReplyLost`,
+  which the adapter turns into a recovery look-up or `OutcomeUnknown`; a write that provably never
+  reached the server (connection refused, connect timeout, 429/503) raises plain
+  `BackendUnavailable`;
+- maps failures to the port's domain errors (never lets an httpx exception escape);
+- logs one line per HTTP exchange on the `invoices.backends` logger (method, path without query
+  string, status, duration, attempt) and never the credential;
+- parses JSON with `parse_float=Decimal`, so money never passes through `float`.
+
+Tests inject `sleep` (and `jitter`) to keep backoff tests fast and deterministic.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from .base import (
+    BackendError,
+    BackendMisconfigured,
+    BackendRejected,
+    BackendUnavailable,
+    NotFoundUpstream,
+)
+
+logger = logging.getLogger("invoices.backends")
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+# Statuses after which a write was certainly not applied: safe to report as plain unavailability.
+WRITE_NOT_APPLIED_STATUSES = frozenset({429, 503})
+
+BACKOFF_BASE_S = 0.25
+BACKOFF_CAP_S = 2.0
+# The longest single wait a Retry-After may impose; longer asks are not waited for (the call
+# fails now as BackendUnavailable, saying when to retry) so a page never hangs on it.
+RETRY_AFTER_CAP_S = 5.0
+# The most time one call may spend sleeping between attempts, all retries together.
+TOTAL_SLEEP_CAP_S = 8.0
+
+UNREADABLE = "the backend sent a reply that could not be read"
+MAX_MESSAGE_CHARS = 300
+
+
+class ReplyLost(BackendUnavailable):
+    """A write was sent but no usable reply came back (read timeout, dropped connection, 5xx that
+    may have been applied, or an unreadable 2xx). Whether it took effect is unknown. Adapters
+    catch this on every write and look for the result; it should not cross the port."""
+
+    def __init__(self, message: str, *, backend: str = "", status: int | None = None):
+        super().__init__(message, backend=backend)
+        self.status = status
+
+
+class UnreadableReply(BackendUnavailable):
+    """A 2xx reply whose body is not the JSON that was expected (malformed, HTML, empty)."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    method: str
+    path: str
+    status: int
+    headers: Mapping[str, str]
+    text: str
+    backend: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.text.strip()
+
+    def json(self) -> Any:
+        """The body as JSON, numbers with a fraction as Decimal. Raises UnreadableReply."""
+        if self.is_empty:
+            raise UnreadableReply(f"{UNREADABLE} (empty body)", backend=self.backend)
+        try:
+            return json.loads(self.text, parse_float=Decimal)
+        except ValueError:
+            kind = "an HTML page" if looks_like_html(self.text) else "malformed JSON"
+            raise UnreadableReply(f"{UNREADABLE} ({kind})", backend=self.backend) from None
+
+    def json_or_none(self) -> Any:
+        """The body as JSON, or None when it is empty or not JSON (error bodies)."""
+        if self.is_empty:
+            return None
+        try:
+            return json.loads(self.text, parse_float=Decimal)
+        except ValueError:
+            return None
+
+
+def looks_like_html(text: str) -> bool:
+    head = text.lstrip()[:200].lower()
+    return head.startswith(("<!doctype", "<html", "<head", "<body", "<?xml")) or "<html" in head
+
+
+def mask_secret(value: str) -> str:
+    """`ab…yz (32 chars)`; short values are not partially shown at all."""
+    if not value:
+        return "(not set)"
+    if len(value) < 12:
+        return f"*** ({len(value)} chars)"
+    return f"{value[:2]}…{value[-2:]} ({len(value)} chars)"
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds to wait: delta-seconds or an HTTP-date. None when absent/invalid."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = None
+    if seconds is not None:
+        return max(0.0, seconds) if seconds == seconds else None  # NaN is not a wait
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+ErrorHook = Callable[[Reply], BackendError | None]
+
+
+class HttpClient:
+    """One pooled connection to one vendor. Thread-safe (httpx.Client is)."""
+
+    def __init__(
+        self,
+        *,
+        backend: str,
+        base_url: str,
+        headers: Mapping[str, str],
+        connect_timeout: float,
+        read_timeout: float,
+        read_retries: int,
+        secrets: Iterable[str] = (),
+        credential_settings: str = "",
+        error_hook: ErrorHook | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        self.backend = backend
+        self.base_url = base_url.rstrip("/")
+        self.read_retries = max(0, int(read_retries))
+        self.secrets = tuple(s for s in secrets if s)
+        self.credential_settings = credential_settings
+        self.error_hook = error_hook
+        self.sleep = sleep
+        self.jitter = jitter
+        self.timeout = httpx.Timeout(
+            connect=connect_timeout,
+            read=read_timeout,
+            write=read_timeout,
+            pool=connect_timeout,
+        )
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            headers=dict(headers),
+            timeout=self.timeout,
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+            follow_redirects=False,
+            trust_env=False,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    # --- safety ------------------------------------------------------------------------------
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    # --- the call ----------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> Reply:
+        """Send one call (with retries when it is a read); return its 2xx Reply or raise a
+        domain error. `path` may be absolute (another root on the same vendor)."""
+        method = method.upper()
+        is_read = method in READ_METHODS
+        attempts = 1 + (self.read_retries if is_read else 0)
+        slept = 0.0
+        content = None
+        if json_body is not None:
+            content = json.dumps(json_body, separators=(",", ":"), default=str).encode()
+        for attempt in range(1, attempts + 1):
+            request = self._client.build_request(
+                method, path, params=_clean_params(params), content=content
+            )
+            log_path = self.redact(request.url.path)
+            started = time.monotonic()
+            try:
+                response = self._client.send(request)
+                text = response.text
+            except httpx.TransportError as exc:
+                elapsed_ms = (time.monotonic() - started) * 1000
+                what = _describe_transport_error(exc)
+                self._log(logging.WARNING, method, log_path, what, elapsed_ms, attempt, attempts)
+                if attempt < attempts:
+                    slept += self._backoff(attempt, None, slept)
+                    continue
+                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                never_sent = never_sent or isinstance(exc, httpx.PoolTimeout)
+                if not is_read and not never_sent:
+                    raise ReplyLost(
+                        f"{self.backend} did not answer the {method} ({what}); "
+                        "whether it took effect is unknown",
+                        backend=self.backend,
+                    ) from None
+                raise BackendUnavailable(
+                    f"{self.backend} could not be reached: {what}", backend=self.backend
+                ) from None
+
+            elapsed_ms = (time.monotonic() - started) * 1000
+            reply = Reply(
+                method=method,
+                path=log_path,
+                status=response.status_code,
+                headers=response.headers,
+                text=text,
+                backend=self.backend,
+            )
+            level = logging.INFO if reply.ok else logging.WARNING
+            self._log(level, method, log_path, reply.status, elapsed_ms, attempt, attempts)
+            if reply.ok:
+                return reply
+            if is_read and reply.status in RETRYABLE_STATUSES and attempt < attempts:
+                retry_after = None
+                if reply.status in (429, 503):
+                    retry_after = parse_retry_after(reply.headers.get("retry-after"))
+                    if retry_after is not None and (
+                        retry_after > RETRY_AFTER_CAP_S or slept + retry_after > TOTAL_SLEEP_CAP_S
+                    ):
+                        raise self._unavailable(reply, retry_after)
+                slept += self._backoff(attempt, retry_after, slept)
+                continue
+            raise self.error_for(reply)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # --- helpers -----------------------------------------------------------------------------
+    def _backoff(self, attempt: int, retry_after: float | None, slept: float) -> float:
+        if retry_after is not None:
+            wait = retry_after
+        else:
+            ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * (2 ** (attempt - 1)))
+            wait = self.jitter() * ceiling  # full jitter
+        wait = max(0.0, min(wait, TOTAL_SLEEP_CAP_S - slept))
+        if wait:
+            self.sleep(wait)
+        return wait
+
+    def _log(self, level, method, path, outcome, elapsed_ms, attempt, attempts) -> None:
+        logger.log(
+            level,
+            "%s %s %s -> %s in %d ms (attempt %d/%d)",
+            self.backend,
+            method,
+            path,
+            outcome,
+            round(elapsed_ms),
+            attempt,
+            attempts,
+            extra={
+                "backend": self.backend,
+                "http_method": method,
+                "http_path": path,
+                "http_status": outcome if isinstance(outcome, int) else None,
+                "duration_ms": round(elapsed_ms),
+                "attempt": attempt,
+            },
+        )
+
+    def _unavailable(self, reply: Reply, retry_after: float | None = None) -> BackendUnavailable:
+        if reply.status == 429:
+            message = f"{self.backend} is rate-limiting requests (429)"
+        else:
+            message = f"{self.backend} is unavailable (HTTP {reply.status})"
+        if retry_after is not None:
+            message += f"; it asks to retry after {round(retry_after)} s"
+        return BackendUnavailable(message, backend=self.backend)
+
+    def error_for(self, reply: Reply) -> BackendError:
+        """The domain error for a non-2xx reply (vendor hook first, then the generic mapping)."""
+        if self.error_hook is not None:
+            error = self.error_hook(reply)
+            if error is not None:
+                return error
+        if (
+            reply.method not in READ_METHODS
+            and reply.status >= 500
+            and reply.status not in WRITE_NOT_APPLIED_STATUSES
+        ):
+            return ReplyLost(
+                f"{self.backend} failed while handling the {reply.method} "
+                f"(HTTP {reply.status}); whether it took effect is unknown",
+                backend=self.backend,
+                status=reply.status,
+            )
+        if reply.status >= 500 or reply.status == 429:
+            return self._unavailable(reply, parse_retry_after(reply.headers.get("retry-after")))
+        code, message, field_errors = generic_error_details(reply)
+        message = self.redact(message)
+        if reply.status in (401, 403):
+            return BackendMisconfigured(
+                f"{self.backend} refused the credentials (HTTP {reply.status}: {message}); "
+                f"check {self.credential_settings}.",
+                backend=self.backend,
+            )
+        if reply.status == 404:
+            return NotFoundUpstream(
+                f"Not found at {self.backend}: {message}", backend=self.backend, code=code
+            )
+        return BackendRejected(
+            message,
+            status=reply.status,
+            code=code,
+            field_errors=field_errors,
+            backend=self.backend,
+        )
+
+
+def generic_error_details(reply: Reply) -> tuple[str, str, dict[str, list[str]]]:
+    """(code, message, field errors) from the usual error-body shapes:
+    `{"code","message"}`, `{"error"}`, `{"detail": "..."}`, `{"detail": [{loc,msg}]}`,
+    `{"Message"}` and plain text. HTML pages are summarised, never quoted."""
+    data = reply.json_or_none()
+    code = ""
+    message = ""
+    field_errors: dict[str, list[str]] = {}
+    if isinstance(data, dict):
+        raw_code = data.get("code") or data.get("error_code") or ""
+        code = str(raw_code)
+        detail = data.get("detail")
+        if isinstance(detail, list):
+            for item in detail:
+                if not isinstance(item, dict):
+                    continue
+                loc = [str(part) for part in item.get("loc") or [] if part != "body"]
+                name = ".".join(loc) or "__all__"
+                field_errors.setdefault(name, []).append(str(item.get("msg") or "invalid"))
+            message = "; ".join(f"{k}: {', '.join(v)}" for k, v in field_errors.items())
+        for key in ("message", "Message", "error", "detail", "error_description", "title"):
+            value = data.get(key)
+            if isinstance(value, str) and value.strip():
+                message = value
+                break
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                message = value["message"]
+                code = code or str(value.get("code") or "")
+                break
+    elif isinstance(data, str):
+        message = data
+    elif not reply.is_empty and not looks_like_html(reply.text):
+        message = reply.text
+    if not message:
+        message = f"HTTP {reply.status}" + (" (HTML page)" if looks_like_html(reply.text) else "")
+    return code, clip(message), field_errors
+
+
+def _clean_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
+    if not params:
+        return None
+    return {k: str(v) for k, v in params.items() if v is not None and v != ""}
+
+
+def _describe_transport_error(exc: httpx.TransportError) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(exc, httpx.ReadTimeout):
+        return "read timeout"
+    if isinstance(exc, httpx.WriteTimeout):
+        return "write timeout"
+    if isinstance(exc, httpx.PoolTimeout):
+        return "no free connection in the pool"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection failed"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "connection closed without a reply"
+    if isinstance(exc, httpx.ReadError):
+        return "connection dropped while reading the reply"
+    return exc.__class__.__name__

@@ -1,0 +1,673 @@
+"""Rebillia adapter for ad-hoc invoices (see /work/shared/upstream/rebillia.md).
+
+All of Rebillia's HTTP lives here; replies are parsed into the port's dataclasses at this boundary.
+
+Assumptions beyond the documented subset:
+- `GET /customers/{id}` returns one customer (object, or wrapped in `{"data": ...}`).
+- Finding an invoice after a lost create reply lists the customer's invoices with
+  `GET /invoices?customerId=<id>&pageNo=&itemPerPage=` (paged envelope or bare array). This listing
+  endpoint is NOT in the documented subset; if Rebillia does not filter by customerId, the match
+  still checks `customerId` on each item when it is present. An invoice matches when its
+  `dateFrom`/`dateTo` (first 10 characters) and total equal the request's, and it is not voided
+  or canceled. The total's unit is unverified, so both readings are accepted: integer cents
+  (what the wire carries on create) or major units.
+- Address-book entries use the create-body field names (`contactName`, `street1`, ... and
+  `countryId`, or a `country{alpha2Code}` / `alpha2Code` / `countryCode`); a `countryId` is turned
+  back into its alpha-2 code through the (cached) country list.
+- `totalPages`/`currentPageNumber` drive paging in an envelope; a bare array has a next page when
+  it came back full.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import fields
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import quote
+
+from django.core.cache import cache
+
+from invoices import money
+
+from .base import (
+    PAYMENT_TYPES,
+    Address,
+    AdhocCustomer,
+    AdhocInvoiceRequest,
+    BackendError,
+    BackendMisconfigured,
+    BackendRejected,
+    CheckResult,
+    Country,
+    Currency,
+    Gateway,
+    NotFoundUpstream,
+    OutcomeUnknown,
+    Page,
+    PaymentMethod,
+    RemoteInvoice,
+)
+from .http import UNREADABLE, HttpClient, Reply, ReplyLost, UnreadableReply, mask_secret
+
+NAME = "rebillia"
+MAX_PAGE_SIZE = 250
+MAX_LIST_PAGES = 20  # at most 5,000 items read when scanning a list
+COUNTRY_CACHE_SECONDS = 24 * 60 * 60
+DEAD_STATUSES = frozenset({"voided", "canceled", "cancelled"})
+ADDRESS_TYPES = ("residential", "commercial")
+
+
+def _unreadable(what: str) -> UnreadableReply:
+    return UnreadableReply(f"{UNREADABLE} ({what})", backend=NAME)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _positive_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    text = _text(value).strip()
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        number = int(text)
+        return number if number > 0 else None
+    return None
+
+
+def _id_path(value: Any, what: str) -> str:
+    number = _positive_int(value)
+    if number is None:
+        raise NotFoundUpstream(f"{value!r} is not a valid Rebillia {what} id", backend=NAME)
+    return quote(str(number), safe="")
+
+
+def _object(data: Any, what: str) -> Mapping:
+    if isinstance(data, Mapping) and isinstance(data.get("data"), Mapping):
+        data = data["data"]
+    if not isinstance(data, Mapping):
+        raise _unreadable(f"{what} is not an object")
+    return data
+
+
+def _items(data: Any, what: str) -> tuple[list, Mapping | None]:
+    """Both list shapes: the paged envelope `{..., data: [...]}` and a bare array."""
+    if isinstance(data, list):
+        return data, None
+    if isinstance(data, Mapping) and isinstance(data.get("data"), list):
+        return data["data"], data
+    raise _unreadable(f"{what} is not a list")
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _error_hook(reply: Reply) -> BackendError | None:
+    if reply.status in (401, 403):
+        return BackendMisconfigured(
+            f"Rebillia refused the API key (HTTP {reply.status}). Check REBILLIA_API_KEY.",
+            backend=NAME,
+        )
+    return None
+
+
+class RebilliaBackend:
+    """AdhocBackend over Rebillia's REST API. Invoices are live as soon as they are created."""
+
+    name = NAME
+
+    def __init__(self, *, http: HttpClient, base_url: str, root_url: str, api_key: str):
+        self.http = http
+        self.base_url = base_url
+        self.root_url = root_url
+        self._api_key = api_key
+        digest = hashlib.sha256(root_url.encode()).hexdigest()[:16]
+        self._country_cache_key = f"rebillia:countries:{digest}"
+
+    @classmethod
+    def from_settings(cls, settings, **http_overrides) -> RebilliaBackend:
+        """Build from Django settings. `http_overrides` (tests): sleep, jitter, transport."""
+        key = (getattr(settings, "REBILLIA_API_KEY", "") or "").strip()
+        base_url = (getattr(settings, "REBILLIA_BASE_URL", "") or "").strip().rstrip("/")
+        if not key:
+            raise BackendMisconfigured(
+                "ADHOC_BACKEND=rebillia needs REBILLIA_API_KEY: set it in the environment.",
+                backend=NAME,
+            )
+        if not base_url.startswith(("https://", "http://")) or not base_url.endswith("/v1"):
+            raise BackendMisconfigured(
+                "REBILLIA_BASE_URL must be the API's versioned URL ending in /v1, such as "
+                f"https://api.rebillia.com/v1 (it is {base_url or 'empty'!s}).",
+                backend=NAME,
+            )
+        http = HttpClient(
+            backend="Rebillia",
+            base_url=base_url,
+            headers={
+                "X-AUTH-TOKEN": key,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+            },
+            connect_timeout=settings.BACKEND_CONNECT_TIMEOUT,
+            read_timeout=settings.BACKEND_READ_TIMEOUT,
+            read_retries=settings.BACKEND_READ_RETRIES,
+            secrets=(key,),
+            credential_settings="REBILLIA_API_KEY",
+            error_hook=_error_hook,
+            **http_overrides,
+        )
+        return cls(http=http, base_url=base_url, root_url=base_url[: -len("/v1")], api_key=key)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __repr__(self) -> str:
+        return f"<RebilliaBackend {self.base_url} key={mask_secret(self._api_key)}>"
+
+    # --- customers ---------------------------------------------------------------------------
+    def search_customers(
+        self, *, query: str = "", cursor: str | None = None, limit: int = 20
+    ) -> Page[AdhocCustomer]:
+        page = _positive_int(cursor) or 1
+        per_page = max(1, min(int(limit), MAX_PAGE_SIZE))
+        params = {
+            "query": query.strip() or None,
+            "status": "active",
+            "pageNo": page,
+            "itemPerPage": per_page,
+        }
+        data = self.http.request("GET", "/customers", params=params).json()
+        items, envelope = _items(data, "the customer list")
+        if envelope is not None:
+            total_pages = _int_or_none(envelope.get("totalPages")) or 0
+            current = _int_or_none(envelope.get("currentPageNumber")) or page
+            has_next = current < total_pages
+            total = _int_or_none(envelope.get("totalItems"))
+        else:
+            current, has_next, total = page, len(items) >= per_page, None
+        return Page(
+            items=tuple(_customer(item) for item in items),
+            next_cursor=str(current + 1) if has_next else None,
+            previous_cursor=str(current - 1) if current > 1 else None,
+            total_count=total,
+        )
+
+    def get_customer(self, customer_id: str) -> AdhocCustomer:
+        data = self.http.request("GET", f"/customers/{_id_path(customer_id, 'customer')}")
+        return _customer(_object(data.json(), "the customer"))
+
+    def payment_methods(self, customer_id: str) -> tuple[PaymentMethod, ...]:
+        path = f"/customers/{_id_path(customer_id, 'customer')}/paymentmethods"
+        items, _ = _items(self.http.request("GET", path).json(), "the payment methods")
+        return tuple(_payment_method(item) for item in items)
+
+    def address_book(self, customer_id: str) -> tuple[Address, ...]:
+        path = f"/customers/{_id_path(customer_id, 'customer')}/addressbooks"
+        items, _ = _items(self.http.request("GET", path).json(), "the address book")
+        by_id = None
+        addresses = []
+        for item in items:
+            if not isinstance(item, Mapping):
+                raise _unreadable("an address is not an object")
+            code = _address_country_code(item)
+            if not code and item.get("countryId") is not None:
+                if by_id is None:
+                    by_id = {country.id: country.code for country in self.countries()}
+                code = by_id.get(_text(item.get("countryId")), "")
+            addresses.append(_address(item, code))
+        return tuple(addresses)
+
+    # --- reference data ----------------------------------------------------------------------
+    def currencies(self) -> tuple[Currency, ...]:
+        items, _ = _items(self.http.request("GET", "/currencies").json(), "the currencies")
+        result = []
+        for item in items:
+            if not isinstance(item, Mapping) or item.get("id") is None:
+                raise _unreadable("a currency without an id")
+            inner = item.get("currency") if isinstance(item.get("currency"), Mapping) else {}
+            result.append(
+                Currency(
+                    id=_text(item["id"]),
+                    code=_text(inner.get("iso3") or item.get("iso3")).upper(),
+                    symbol=_text(inner.get("symbol")),
+                    name=_text(inner.get("name")),
+                )
+            )
+        return tuple(result)
+
+    def gateways(self, currency_id: str) -> tuple[Gateway, ...]:
+        number = _positive_int(currency_id)
+        if number is None:
+            raise NotFoundUpstream(f"{currency_id!r} is not a valid currency id", backend=NAME)
+        params = {"status": "active", "companyCurrencyId": number}
+        items, _ = _items(
+            self.http.request("GET", "/gateways", params=params).json(), "the gateways"
+        )
+        result = []
+        for item in items:
+            if not isinstance(item, Mapping) or item.get("id") is None:
+                raise _unreadable("a gateway without an id")
+            status = _text(item.get("status")).lower()
+            if status and status != "active":
+                continue
+            result.append(
+                Gateway(
+                    id=_text(item["id"]),
+                    name=_text(item.get("displayName") or item.get("name")),
+                    type=_text(item.get("type")),
+                )
+            )
+        return tuple(result)
+
+    def countries(self) -> tuple[Country, ...]:
+        """The country list from `{root}/globals/countries`, cached in Django's cache."""
+        cached = cache.get(self._country_cache_key)
+        if cached is not None:
+            return cached
+        result: list[Country] = []
+        page = 1
+        while page <= MAX_LIST_PAGES:
+            reply = self.http.request(
+                "GET",
+                f"{self.root_url}/globals/countries",
+                params={"pageNo": page, "itemPerPage": MAX_PAGE_SIZE},
+            )
+            items, envelope = _items(reply.json(), "the country list")
+            for item in items:
+                if not isinstance(item, Mapping) or item.get("id") is None:
+                    raise _unreadable("a country without an id")
+                code = _text(item.get("alpha2Code")).strip().upper()
+                if len(code) != 2:
+                    continue
+                result.append(
+                    Country(id=_text(item["id"]), code=code, name=_text(item.get("name")))
+                )
+            if envelope is None:
+                break
+            total_pages = _int_or_none(envelope.get("totalPages")) or 0
+            if page >= total_pages or not items:
+                break
+            page += 1
+        countries = tuple(result)
+        if countries:
+            cache.set(self._country_cache_key, countries, COUNTRY_CACHE_SECONDS)
+        return countries
+
+    def country_id(self, alpha2: str) -> int | None:
+        code = (alpha2 or "").strip().upper()
+        for country in self.countries():
+            if country.code == code:
+                return _int_or_none(country.id)
+        return None
+
+    # --- invoices ----------------------------------------------------------------------------
+    def build_invoice_body(self, request: AdhocInvoiceRequest) -> dict[str, Any]:
+        """The create body exactly as it goes on the wire (integer cents, ISO dates), or
+        BackendRejected with field errors when the request cannot be sent as it is."""
+        errors: dict[str, list[str]] = {}
+
+        def bad(field: str, message: str) -> None:
+            errors.setdefault(field, []).append(message)
+
+        ids = {}
+        for wire, value in (
+            ("companyCurrencyId", request.currency_id),
+            ("companyGatewayId", request.gateway_id),
+            ("customerId", request.customer_id),
+            ("paymentMethodId", request.payment_method_id),
+        ):
+            number = _positive_int(value)
+            if number is None:
+                bad(wire, "must be a positive whole number")
+            ids[wire] = number
+        try:
+            money.exponent(request.currency_code)
+        except money.MoneyError as exc:
+            bad("currency", str(exc))
+        detail = []
+        if not request.lines:
+            bad("detail", "an invoice needs at least one line")
+        for index, line in enumerate(request.lines):
+            where = f"detail.{index}"
+            description = (line.description or "").strip()
+            if not description:
+                bad(f"{where}.description", "enter a description")
+            elif len(description) > 255:
+                bad(f"{where}.description", "at most 255 characters")
+            if not _is_int(line.quantity) or line.quantity < 1:
+                bad(f"{where}.qty", "must be a whole number of at least 1")
+            if not _is_int(line.unit_amount_minor) or line.unit_amount_minor < 0:
+                bad(f"{where}.amount", "must be a whole number of minor units, not negative")
+            detail.append(
+                {"amount": line.unit_amount_minor, "description": description, "qty": line.quantity}
+            )
+        body: dict[str, Any] = {
+            **ids,
+            "detail": detail,
+            "dateDue": request.date_due.isoformat(),
+            "dateFrom": request.date_from.isoformat(),
+            "dateTo": request.date_to.isoformat(),
+        }
+        if request.date_to < request.date_from:
+            bad("dateTo", "must not be before dateFrom")
+        for wire, value, limit in (
+            ("customerEmail", request.customer_email, 45),
+            ("customerName", request.customer_name, 45),
+            ("customerPhone", request.customer_phone, 45),
+            ("terms", request.terms, 200),
+            ("comments", request.comments, 200),
+        ):
+            text = (value or "").strip()
+            if not text:
+                continue
+            if len(text) > limit:
+                bad(wire, f"at most {limit} characters")
+            body[wire] = text
+        if request.payment_type:
+            if request.payment_type not in PAYMENT_TYPES:
+                bad("paymentType", f"must be one of {', '.join(PAYMENT_TYPES)}")
+            body["paymentType"] = request.payment_type
+        if not _is_int(request.shipping_minor) or request.shipping_minor < 0:
+            bad("shippingAmount", "must be a whole number of minor units, not negative")
+        elif request.shipping_minor:
+            body["shippingAmount"] = request.shipping_minor
+        for wire, address in (
+            ("billingAddress", request.billing_address),
+            ("shippingAddress", request.shipping_address),
+        ):
+            if address is None or _address_is_empty(address):
+                continue
+            body[wire] = self._address_body(address, wire, bad)
+        if errors:
+            summary = "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items())
+            raise BackendRejected(
+                f"The invoice cannot be sent to Rebillia: {summary}",
+                status=400,
+                code="invalid_request",
+                field_errors=errors,
+                backend=NAME,
+            )
+        return body
+
+    def _address_body(self, address: Address, wire: str, bad) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for field_name, key, required in (
+            ("contact_name", "contactName", True),
+            ("street1", "street1", True),
+            ("street2", "street2", False),
+            ("city", "city", True),
+            ("state", "state", False),
+            ("zip", "zip", True),
+        ):
+            value = (getattr(address, field_name) or "").strip()
+            if value:
+                out[key] = value
+            elif required:
+                bad(f"{wire}.{key}", "required")
+        code = (address.country_code or "").strip().upper()
+        country = self.country_id(code) if len(code) == 2 else None
+        if country is None:
+            bad(f"{wire}.countryId", f"unknown country code {code!r}")
+        out["countryId"] = country
+        kind = (address.type or "").strip().lower()
+        if kind not in ADDRESS_TYPES:
+            bad(f"{wire}.type", "must be residential or commercial")
+        out["type"] = kind
+        for field_name, key in (
+            ("contact_email", "contactEmail"),
+            ("contact_phone", "contactPhone"),
+            ("contact_company", "contactCompany"),
+        ):
+            value = (getattr(address, field_name) or "").strip()
+            if value:
+                out[key] = value
+        return out
+
+    def create_invoice(self, request: AdhocInvoiceRequest) -> RemoteInvoice:
+        """POST the invoice once. Never re-sent: when the reply is lost (timeout, dropped
+        connection, 5xx, unreadable or empty body) the adapter looks for it instead."""
+        body = self.build_invoice_body(request)
+        try:
+            reply = self.http.request("POST", "/invoices", json_body=body)
+        except (ReplyLost, UnreadableReply) as exc:
+            return self._recover(request, f"its reply was lost ({exc.message})")
+        if reply.is_empty:
+            return self._recover(request, "Rebillia accepted it without saying its id")
+        try:
+            data = _object(reply.json(), "the created invoice")
+        except UnreadableReply as exc:
+            return self._recover(request, f"its reply could not be read ({exc.message})")
+        if data.get("id") is None:
+            return self._recover(request, "Rebillia's reply did not say its id")
+        return _remote_invoice(data, request)
+
+    def _recover(self, request: AdhocInvoiceRequest, why: str) -> RemoteInvoice:
+        try:
+            found = self._matching_invoices(request)
+        except BackendError as exc:
+            raise OutcomeUnknown(
+                f"The invoice was sent to Rebillia but {why}; looking for it failed "
+                f"({exc.message}). It was not sent again.",
+                backend=NAME,
+            ) from None
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise OutcomeUnknown(
+                f"The invoice was sent to Rebillia but {why}; no invoice of this customer for "
+                f"{request.date_from} to {request.date_to} with this total was found. It was not "
+                "sent again.",
+                backend=NAME,
+            )
+        raise OutcomeUnknown(
+            f"The invoice was sent to Rebillia but {why}; {len(found)} invoices of this customer "
+            f"for {request.date_from} to {request.date_to} with this total were found "
+            f"(ids {', '.join(invoice.id for invoice in found)}). It was not sent again.",
+            backend=NAME,
+        )
+
+    def find_invoice(self, request: AdhocInvoiceRequest) -> RemoteInvoice | None:
+        """The one live invoice for the same customer, period and total; None when there is
+        none; OutcomeUnknown when several match (a person must pick)."""
+        found = self._matching_invoices(request)
+        if len(found) > 1:
+            raise OutcomeUnknown(
+                f"{len(found)} Rebillia invoices match this customer, period and total "
+                f"(ids {', '.join(invoice.id for invoice in found)}).",
+                backend=NAME,
+            )
+        return found[0] if found else None
+
+    def _matching_invoices(self, request: AdhocInvoiceRequest) -> list[RemoteInvoice]:
+        customer = _positive_int(request.customer_id)
+        if customer is None:
+            return []
+        matches = []
+        page = 1
+        while page <= MAX_LIST_PAGES:
+            params = {"customerId": customer, "pageNo": page, "itemPerPage": MAX_PAGE_SIZE}
+            items, envelope = _items(
+                self.http.request("GET", "/invoices", params=params).json(), "the invoice list"
+            )
+            for item in items:
+                if isinstance(item, Mapping) and _matches(item, request, customer):
+                    matches.append(_remote_invoice(item, request, recovered=True))
+            if envelope is not None:
+                total_pages = _int_or_none(envelope.get("totalPages")) or 0
+                more = page < total_pages
+            else:
+                more = len(items) >= MAX_PAGE_SIZE
+            if not more or not items:
+                break
+            page += 1
+        return matches
+
+    # --- health ------------------------------------------------------------------------------
+    def check(self) -> CheckResult:
+        shown = {
+            "REBILLIA_BASE_URL": self.base_url,
+            "REBILLIA_API_KEY": mask_secret(self._api_key),
+        }
+        try:
+            currencies = self.currencies()
+        except BackendError as exc:
+            return CheckResult("ad-hoc invoices", False, f"Rebillia: {exc.message}", shown)
+        codes = ", ".join(c.code for c in currencies) or "none"
+        return CheckResult(
+            "ad-hoc invoices",
+            True,
+            f"Rebillia answered GET /currencies ({len(currencies)} currency(ies): {codes}).",
+            shown,
+        )
+
+
+# --- parsing helpers ------------------------------------------------------------------------
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _customer(data: Any) -> AdhocCustomer:
+    if not isinstance(data, Mapping) or data.get("id") is None:
+        raise _unreadable("a customer without an id")
+    full = " ".join(
+        part for part in (_text(data.get("firstName")), _text(data.get("lastName"))) if part
+    ).strip()
+    business = _text(data.get("businessName"))
+    email = _text(data.get("email"))
+    return AdhocCustomer(
+        id=_text(data["id"]),
+        name=full or business or email,
+        email=email,
+        business_name=business,
+    )
+
+
+def _mask(number: str) -> str:
+    """Keep at most the last four digits visible, whatever the backend sent."""
+    digits = [ch for ch in number if ch.isdigit()]
+    if len(digits) <= 4:
+        return number
+    return "•••• " + "".join(digits[-4:])
+
+
+def _payment_method(data: Any) -> PaymentMethod:
+    if not isinstance(data, Mapping) or data.get("id") is None:
+        raise _unreadable("a payment method without an id")
+    return PaymentMethod(
+        id=_text(data["id"]),
+        type=_text(data.get("type")).lower(),
+        account_name=_text(data.get("accountName")),
+        masked_number=_mask(_text(data.get("accountNumber"))),
+    )
+
+
+def _address_country_code(data: Mapping) -> str:
+    country = data.get("country")
+    if isinstance(country, Mapping):
+        code = country.get("alpha2Code") or country.get("code")
+        if code:
+            return _text(code).upper()
+    for key in ("alpha2Code", "countryCode", "country_code"):
+        if data.get(key):
+            return _text(data[key]).upper()
+    if isinstance(country, str) and len(country) == 2:
+        return country.upper()
+    return ""
+
+
+def _address(data: Mapping, code: str) -> Address:
+    return Address(
+        contact_name=_text(data.get("contactName")),
+        street1=_text(data.get("street1")),
+        city=_text(data.get("city")),
+        zip=_text(data.get("zip")),
+        country_code=code,
+        type=_text(data.get("type") or "commercial").lower(),
+        street2=_text(data.get("street2")),
+        state=_text(data.get("state")),
+        contact_email=_text(data.get("contactEmail")),
+        contact_phone=_text(data.get("contactPhone")),
+        contact_company=_text(data.get("contactCompany")),
+    )
+
+
+def _address_is_empty(address: Address) -> bool:
+    """Nothing typed in it (the type has a default and does not count)."""
+    return not any(
+        (getattr(address, f.name) or "").strip() for f in fields(address) if f.name != "type"
+    )
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool | float):
+        return None
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _total_major(value: Any, request: AdhocInvoiceRequest) -> Decimal | None:
+    """The invoice total in major units. Its unit on the wire is unverified: a value equal to
+    the request's total in cents is cents; equal to it in major units is major; otherwise it is
+    read as cents (what the wire carries on create)."""
+    number = _decimal(value)
+    if number is None:
+        return None
+    try:
+        exp = money.exponent(request.currency_code)
+    except money.MoneyError:
+        return None
+    scale = Decimal(10) ** exp
+    if number == request.total_minor:
+        return number / scale
+    if number * scale == request.total_minor:
+        return number
+    return number / scale
+
+
+def _total_matches(value: Any, request: AdhocInvoiceRequest) -> bool:
+    number = _decimal(value)
+    if number is None:
+        return False
+    try:
+        scale = Decimal(10) ** money.exponent(request.currency_code)
+    except money.MoneyError:
+        return number == request.total_minor
+    return number == request.total_minor or number * scale == request.total_minor
+
+
+def _matches(item: Mapping, request: AdhocInvoiceRequest, customer: int) -> bool:
+    if _text(item.get("status")).lower() in DEAD_STATUSES:
+        return False
+    if item.get("customerId") is not None and _positive_int(item.get("customerId")) != customer:
+        return False
+    if _text(item.get("dateFrom"))[:10] != request.date_from.isoformat():
+        return False
+    if _text(item.get("dateTo"))[:10] != request.date_to.isoformat():
+        return False
+    return _total_matches(item.get("total"), request)
+
+
+def _remote_invoice(
+    data: Mapping, request: AdhocInvoiceRequest, *, recovered: bool = False
+) -> RemoteInvoice:
+    return RemoteInvoice(
+        id=_text(data.get("id")),
+        number=_text(data.get("invoiceNo")),
+        status=_text(data.get("status")),
+        currency=request.currency_code,
+        total=_total_major(data.get("total"), request),
+        recovered=recovered,
+    )
