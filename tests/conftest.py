@@ -18,6 +18,16 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (cycle lists, throttle, country look-ups)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 # --- personas -------------------------------------------------------------------------------
 def _ensure_roles():
     """Transactional tests (live_server) flush the tables, groups included: recreate them with

@@ -1,0 +1,139 @@
+"""Crash safety: whatever point a request dies at, `manage.py reconcile` settles it."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from invoices import services
+from invoices.backends.base import BackendUnavailable
+from invoices.models import AuditEvent, Invoice
+
+from .conftest import MAY
+
+pytestmark = pytest.mark.django_db
+S = Invoice.Status
+
+
+class Crash(BaseException):
+    """The process dying: not an Exception, so no handler in the app catches it."""
+
+
+def submitted(clerk) -> Invoice:
+    return services.invoice_submit_cycle(
+        actor=clerk,
+        contract_id="c-1",
+        cycle_key=MAY.key,
+        cycle_fp=services.cycle_fingerprint(MAY),
+        preview_total_minor=15000,
+    ).invoice
+
+
+def reconcile() -> str:
+    out = StringIO()
+    call_command("reconcile", "--older-than", "0", stdout=out)
+    return out.getvalue()
+
+
+def test_crash_between_upstream_approval_and_local_commit_is_settled_once(
+    fake, clerk, manager, monkeypatch
+):
+    invoice = submitted(clerk)
+
+    def die(*args, **kwargs):
+        raise Crash
+
+    monkeypatch.setattr(services, "_record_approved", die)
+    with pytest.raises(Crash):
+        services.invoice_approve(
+            actor=manager, invoice_id=invoice.pk, seen_hash=invoice.content_hash
+        )
+    monkeypatch.undo()
+    assert Invoice.objects.get().status == S.APPROVING  # the intent survived the crash
+    assert fake.drafts[invoice.upstream_id].status == "approved"
+
+    output = reconcile()
+    assert "approving -> approved" in output
+    settled = Invoice.objects.get()
+    assert settled.status == S.APPROVED
+    assert settled.decided_by == manager
+    assert fake.calls["approve_draft"] == 1  # nothing doubled
+    # Running it again changes nothing.
+    assert "0 record(s) looked at" in reconcile()
+    assert Invoice.objects.get().status == S.APPROVED
+    assert AuditEvent.objects.filter(action="invoice.reconciled").count() == 1
+
+
+def test_crash_before_the_upstream_call_returns_the_invoice_to_the_inbox(
+    fake, clerk, manager, monkeypatch
+):
+    invoice = submitted(clerk)
+
+    def die(**kwargs):
+        raise Crash
+
+    monkeypatch.setattr(services, "_send_approval", die)
+    with pytest.raises(Crash):
+        services.invoice_approve(
+            actor=manager, invoice_id=invoice.pk, seen_hash=invoice.content_hash
+        )
+    monkeypatch.undo()
+    assert Invoice.objects.get().status == S.APPROVING
+    assert "approving -> pending_approval" in reconcile()
+    back = Invoice.objects.get()
+    assert back.status == S.PENDING
+    assert back.decided_by is None
+    assert fake.calls["approve_draft"] == 0
+    # A manager can approve it again, and it is approved exactly once.
+    services.invoice_approve(actor=manager, invoice_id=back.pk, seen_hash=back.content_hash)
+    assert fake.calls["approve_draft"] == 1
+
+
+def test_crash_during_submission_leaves_an_intent_that_reconcile_drops(fake, clerk, monkeypatch):
+    def die(*args, **kwargs):
+        raise Crash
+
+    monkeypatch.setattr(services, "snapshot_lines", die)
+    with pytest.raises(Crash):
+        submitted(clerk)
+    monkeypatch.undo()
+    assert Invoice.objects.get().status == S.SUBMITTING
+    assert "submitting -> dropped" in reconcile()
+    assert not Invoice.objects.exists()
+    # The cycle can be submitted again; generation replaced the orphan draft, so one draft.
+    submitted(clerk)
+    assert len(fake.drafts) == 1
+
+
+def test_failed_approval_that_went_through_is_settled_as_approved(fake, clerk, manager):
+    invoice = submitted(clerk)
+    fake.after_effect["approve_draft"] = BackendUnavailable("read timeout")
+    with pytest.raises(services.UpstreamFailed):
+        services.invoice_approve(
+            actor=manager, invoice_id=invoice.pk, seen_hash=invoice.content_hash
+        )
+    assert "failed -> approved" in reconcile()
+    assert fake.calls["approve_draft"] == 1
+
+
+def test_reconcile_leaves_records_in_flight_alone(fake, clerk, manager, monkeypatch):
+    invoice = submitted(clerk)
+    monkeypatch.setattr(services, "_send_approval", lambda **kw: kw["invoice"])
+    services.invoice_approve(actor=manager, invoice_id=invoice.pk, seen_hash=invoice.content_hash)
+    out = StringIO()
+    call_command("reconcile", stdout=out)  # default: only records older than 60 s
+    assert "0 record(s) looked at" in out.getvalue()
+    assert Invoice.objects.get().status == S.APPROVING
+
+
+def test_reconcile_when_the_backend_is_down_tries_again_later(fake, clerk, manager):
+    invoice = submitted(clerk)
+    fake.fail("approve_draft", BackendUnavailable("down"))
+    with pytest.raises(services.UpstreamFailed):
+        services.invoice_approve(
+            actor=manager, invoice_id=invoice.pk, seen_hash=invoice.content_hash
+        )
+    fake.fail("get_draft", BackendUnavailable("still down"))
+    assert "backend unavailable" in reconcile()
+    assert Invoice.objects.get().status == S.FAILED
+    assert "failed -> pending_approval" in reconcile()

@@ -1,0 +1,156 @@
+"""Clerk submission of a contract-cycle invoice (services)."""
+
+import pytest
+from django.core import mail
+
+from invoices import services
+from invoices.audit import audit_verify
+from invoices.backends.base import (
+    AlreadyInvoicedUpstream,
+    BackendRejected,
+    BackendUnavailable,
+    CycleNotMatched,
+)
+from invoices.models import AuditEvent, Invoice
+
+from .conftest import JUNE, MAY
+from .fake_backend import cycle, line
+
+pytestmark = pytest.mark.django_db
+
+
+def submit(actor, c=MAY, **kw):
+    kw.setdefault("preview_total_minor", 15000)
+    return services.invoice_submit_cycle(
+        actor=actor,
+        contract_id="c-1",
+        cycle_key=c.key,
+        cycle_fp=services.cycle_fingerprint(c),
+        **kw,
+    )
+
+
+def test_submit_snapshots_the_drafts_real_lines_and_queues_for_approval(
+    fake, clerk, manager, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        result = submit(clerk)
+    invoice = result.invoice
+    assert invoice.status == Invoice.Status.PENDING
+    assert invoice.total_minor == 15000
+    assert [ln["name"] for ln in invoice.lines] == ["Hosting", "Support"]
+    assert [ln["amount_minor"] for ln in invoice.lines] == [10000, 5000]
+    assert invoice.upstream_id in fake.drafts
+    assert invoice.cycle_bill_for_date == MAY.bill_for_date  # verbatim
+    assert invoice.cycle_start_date == MAY.start_date
+    assert len(invoice.content_hash) == 64
+    assert not result.preview_differs
+    event = AuditEvent.objects.get(invoice=invoice)
+    assert (event.action, event.from_status, event.to_status) == (
+        "invoice.submitted",
+        "submitting",
+        "pending_approval",
+    )
+    assert event.actor == clerk
+    assert fake.calls["generate_draft"] == 1
+    # Managers hear about it (after commit); the submitter does not e-mail themselves.
+    assert [m.to for m in mail.outbox] == [["manager@example.com"]]
+    assert audit_verify().ok
+
+
+def test_submit_flags_a_draft_total_that_differs_from_the_preview(fake, clerk):
+    result = submit(clerk, preview_total_minor=14000)
+    assert result.preview_differs
+    assert result.invoice.preview_differs
+    assert result.invoice.preview_total_minor == 14000
+
+
+def test_submit_refuses_a_cycle_that_changed_since_it_was_shown(fake, clerk):
+    shown = MAY
+    fake.cycles["c-1"] = (cycle("2026-05-01", "2026-05-31"), JUNE)  # same bill_for, new end
+    with pytest.raises(services.StaleCycle) as caught:
+        services.invoice_submit_cycle(
+            actor=clerk,
+            contract_id="c-1",
+            cycle_key=shown.key,
+            cycle_fp=services.cycle_fingerprint(shown),
+            preview_total_minor=None,
+        )
+    assert next(c.end_date for c in caught.value.fresh_cycles) == "2026-05-31T00:00:00Z"
+    assert fake.calls["generate_draft"] == 0
+    assert not Invoice.objects.exists()
+
+
+def test_submit_refuses_a_cycle_that_vanished(fake, clerk):
+    fake.cycles["c-1"] = (JUNE,)
+    with pytest.raises(services.StaleCycle):
+        submit(clerk)
+    assert fake.calls["generate_draft"] == 0
+
+
+def test_unmatched_generation_shows_the_fresh_list_and_leaves_nothing(fake, clerk):
+    fake.fail("generate_draft", CycleNotMatched("matched no cycle"))
+    with pytest.raises(services.StaleCycle) as caught:
+        submit(clerk)
+    assert caught.value.fresh_cycles == (MAY, JUNE)
+    assert not Invoice.objects.exists()
+    assert AuditEvent.objects.filter(action="invoice.submit_failed").count() == 1
+
+
+def test_already_invoiced_upstream_is_reported_and_nothing_is_kept(fake, clerk):
+    fake.fail("generate_draft", AlreadyInvoicedUpstream("InvoiceAlreadyGenerated..."))
+    with pytest.raises(services.CycleAlreadyInvoiced) as caught:
+        submit(clerk)
+    assert "already has an approved invoice" in caught.value.message
+    assert not Invoice.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [BackendUnavailable("timed out"), BackendRejected("bad", status=422)],
+)
+def test_backend_failure_on_generate_leaves_no_live_record(fake, clerk, error):
+    fake.fail("generate_draft", error)
+    with pytest.raises(type(error)):
+        submit(clerk)
+    assert not Invoice.objects.exists()
+    # The cycle is free again: the next attempt goes through.
+    assert submit(clerk).invoice.status == Invoice.Status.PENDING
+
+
+def test_zero_total_needs_an_explicit_confirmation(fake, clerk):
+    fake.lines[("c-1", MAY.bill_for_date)] = (line("Hosting", "0.00"),)
+    with pytest.raises(services.NeedsConfirmation, match="totals zero"):
+        submit(clerk, preview_total_minor=0)
+    assert not Invoice.objects.exists()
+    assert fake.drafts == {}  # the draft it generated was taken back
+    invoice = submit(clerk, preview_total_minor=0, confirm_empty=True).invoice
+    assert invoice.status == Invoice.Status.PENDING
+    assert invoice.total_minor == 0
+
+
+def test_no_lines_needs_an_explicit_confirmation(fake, clerk):
+    fake.lines[("c-1", MAY.bill_for_date)] = ()
+    with pytest.raises(services.NeedsConfirmation, match="no lines"):
+        submit(clerk, preview_total_minor=0)
+
+
+def test_second_submission_of_the_same_cycle_points_to_the_first(fake, clerk, clerk2):
+    first = submit(clerk).invoice
+    with pytest.raises(services.CycleAlreadyInvoiced) as caught:
+        submit(clerk2)
+    assert caught.value.invoice == first
+    assert fake.calls["generate_draft"] == 1
+    assert Invoice.objects.filter(status__in=Invoice.LIVE_STATUSES).count() == 1
+
+
+def test_other_cycles_of_the_contract_stay_free(fake, clerk):
+    submit(clerk)
+    assert submit(clerk, JUNE).invoice.status == Invoice.Status.PENDING
+
+
+def test_only_clerks_submit(fake, manager, auditor, outsider):
+    for person in (manager, auditor, outsider):
+        with pytest.raises(services.NotAllowed):
+            submit(person)
+    assert fake.calls["generate_draft"] == 0
