@@ -1,0 +1,158 @@
+"""The auditors' read-only window: invoices and audit events, for everyone read-only."""
+
+import json
+
+from django.contrib import admin
+from django.utils import timezone
+
+from . import money, roles
+from .exports import csv_response
+from .models import AuditEvent, Invoice
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """No add, change or delete — not even for superusers. The records change only through the
+    application's services, and the audit trail never changes."""
+
+    actions = ["export_csv"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and (
+            request.user.is_superuser or request.user.has_perm(roles.AUDIT)
+        )
+
+    def has_export_permission(self, request):
+        return request.user.has_perm(roles.AUDIT)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Export selected as CSV", permissions=["export"])
+    def export_csv(self, request, queryset):
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        return csv_response(
+            f"{self.model._meta.model_name}-{stamp}.csv",
+            self.csv_header,
+            self.csv_rows(queryset),
+        )
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "kind",
+        "status",
+        "contract_name",
+        "customer_name",
+        "cycle_name",
+        "currency",
+        "total_display",
+        "submitted_by",
+        "submitted_at",
+        "decided_by",
+    )
+    list_filter = ("status", "kind", "backend", "currency", "submitted_at")
+    search_fields = ("contract_name", "customer_name", "upstream_number", "upstream_id", "=id")
+    list_select_related = ("submitted_by", "decided_by")
+    date_hierarchy = "submitted_at"
+    ordering = ("-submitted_at", "-id")
+    show_full_result_count = False
+
+    csv_header = [
+        "id",
+        "version",
+        "kind",
+        "backend",
+        "status",
+        "contract_id",
+        "contract_name",
+        "customer_id",
+        "customer_name",
+        "cycle_name",
+        "bill_for_date",
+        "currency",
+        "total",
+        "submitted_by",
+        "submitted_at",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+        "upstream_id",
+        "upstream_number",
+        "content_hash",
+    ]
+
+    @admin.display(description="Total", ordering="total_minor")
+    def total_display(self, obj):
+        return money.format_money(obj.total_minor, obj.currency)
+
+    def csv_rows(self, queryset):
+        queryset = queryset.select_related("submitted_by", "decided_by").order_by("id")
+        for inv in queryset.iterator(chunk_size=2000):
+            yield [
+                inv.pk,
+                inv.version,
+                inv.kind,
+                inv.backend,
+                inv.status,
+                inv.contract_id,
+                inv.contract_name,
+                inv.customer_id,
+                inv.customer_name,
+                inv.cycle_name,
+                inv.bill_for,
+                inv.currency,
+                money.to_major(inv.total_minor, inv.currency),
+                inv.submitted_by.get_username(),
+                inv.submitted_at,
+                inv.decided_by.get_username() if inv.decided_by else "",
+                inv.decided_at,
+                inv.decision_reason,
+                inv.upstream_id,
+                inv.upstream_number,
+                inv.content_hash,
+            ]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "at", "actor_username", "action", "invoice", "from_status",
+                    "to_status", "reason", "ip", "request_id")  # fmt: skip
+    list_filter = ("action", "at")
+    search_fields = ("actor_username", "action", "reason", "request_id", "=invoice__id")
+    ordering = ("-seq",)
+    date_hierarchy = "at"
+    show_full_result_count = False
+
+    csv_header = ["seq", "at", "actor", "action", "invoice_id", "from_status", "to_status",
+                  "reason", "request_id", "ip", "data", "prev_hash", "hash"]  # fmt: skip
+
+    def csv_rows(self, queryset):
+        for e in queryset.order_by("seq").iterator(chunk_size=2000):
+            yield [
+                e.seq,
+                e.at,
+                e.actor_username,
+                e.action,
+                e.invoice_id,
+                e.from_status,
+                e.to_status,
+                e.reason,
+                e.request_id,
+                e.ip,
+                json.dumps(e.data, sort_keys=True),
+                e.prev_hash,
+                e.hash,
+            ]
