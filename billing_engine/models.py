@@ -1,1 +1,478 @@
-"""Embedded billing engine catalog and engine-side invoices."""
+"""The embedded billing engine's catalogue and its engine-side invoices.
+
+Two vendors' worlds live side by side, as they do upstream:
+- contract-cycle billing (Zenskar-like): customers, contracts, phases, products, pricings and the
+  engine invoices generated per billing cycle. UUID keys, like the upstream's.
+- ad-hoc invoicing (Rebillia-like): countries, company currencies, gateways, payment methods,
+  address books and posted ad-hoc invoices. Integer keys, like the upstream's; a customer is known
+  there by its integer `account_number`.
+
+Money is always integer minor units next to an ISO 4217 code. Invariants the database can hold are
+constraints here (they hold on SQLite and PostgreSQL alike); everything else is enforced by
+`billing_engine.api`, the only code that writes invoices.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from billing_rules.cycles import CADENCE_MONTHS
+
+alpha2 = RegexValidator(r"^[A-Z]{2}$", "Use the two-letter ISO 3166-1 code in capitals (e.g. DE).")
+iso4217 = RegexValidator(
+    r"^[A-Z]{3}$", "Use the three-letter ISO 4217 code in capitals (e.g. EUR)."
+)
+masked = RegexValidator(
+    r"^[•*]{4} \d{4}$", "Store only the masked number, e.g. '•••• 4242' (never the full number)."
+)
+
+
+class Customer(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # The ad-hoc side (like Rebillia) identifies customers by a positive integer.
+    account_number = models.PositiveIntegerField(unique=True)
+    name = models.CharField(max_length=200, help_text="The business name invoices are made out to.")
+    contact_name = models.CharField(max_length=120, blank=True)
+    email = models.EmailField()
+    phone = models.CharField(max_length=45, blank=True)
+    street1 = models.CharField(max_length=200)
+    street2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100)
+    state = models.CharField(max_length=100, blank=True)
+    zip = models.CharField("postal code", max_length=20)
+    country = models.CharField(max_length=2, validators=[alpha2], help_text="ISO 3166-1 alpha-2")
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(account_number__gt=0), name="customer_account_positive"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contract(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        EXPIRED = "expired", "Expired"
+        DISPUTED = "disputed", "Disputed"
+
+    class Cadence(models.TextChoices):
+        MONTHLY = "P1M", "Monthly"
+        QUARTERLY = "P3M", "Quarterly"
+        HALF_YEARLY = "P6M", "Half-yearly"
+        YEARLY = "P1Y", "Yearly"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="contracts")
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    currency = models.CharField(max_length=3, validators=[iso4217])
+    start_date = models.DateField()
+    end_date = models.DateField(
+        null=True, blank=True, help_text="Exclusive: the first day no longer covered. Empty: open."
+    )
+    cadence = models.CharField(max_length=3, choices=Cadence.choices, default=Cadence.MONTHLY)
+    billing_cycle_start_day = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(31)],
+        help_text="Anchor day of each cycle, clamped to short months (31 → Feb 28).",
+    )
+    in_advance = models.BooleanField(
+        default=True, help_text="Bill at the start of each cycle (otherwise at its end)."
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gt=F("start_date")),
+                name="contract_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(billing_cycle_start_day__gte=1, billing_cycle_start_day__lte=31),
+                name="contract_anchor_day_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(cadence__in=list(CADENCE_MONTHS)), name="contract_cadence_known"
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Phase(models.Model):
+    class Type(models.TextChoices):
+        ACTIVE = "active", "Active"
+        TRIAL = "trial", "Trial (no charge)"
+        PAUSE = "pause", "Pause (not billed)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="phases")
+    name = models.CharField(max_length=120)
+    phase_type = models.CharField(max_length=6, choices=Type.choices, default=Type.ACTIVE)
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True, help_text="Exclusive. Empty: open.")
+
+    class Meta:
+        ordering = ["contract", "start_date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gt=F("start_date")),
+                name="phase_ends_after_start",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract} · {self.name}"
+
+
+class Product(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    sku = models.CharField("SKU", max_length=64, unique=True)
+    description = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["name", "sku"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sku})"
+
+
+def validate_tiers(value) -> None:
+    """Tiers are `[{"up_to": int | null, "unit_amount_minor": int}, ...]`, bounds increasing,
+    only the last one unbounded: the shape billing_rules.rating accepts."""
+    if not isinstance(value, list):
+        raise ValidationError("Tiers must be a list.")
+    previous = 0
+    for index, tier in enumerate(value):
+        if not isinstance(tier, dict) or set(tier) != {"up_to", "unit_amount_minor"}:
+            raise ValidationError('Each tier is {"up_to": n or null, "unit_amount_minor": n}.')
+        up_to, amount = tier["up_to"], tier["unit_amount_minor"]
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+            raise ValidationError("A tier's unit_amount_minor is a whole number of minor units.")
+        if up_to is None:
+            if index != len(value) - 1:
+                raise ValidationError("Only the last tier may be unbounded (up_to null).")
+            continue
+        if isinstance(up_to, bool) or not isinstance(up_to, int) or up_to <= previous:
+            raise ValidationError("Tier bounds must be whole numbers that increase.")
+        previous = up_to
+
+
+class Pricing(models.Model):
+    class Type(models.TextChoices):
+        FLAT_FEE = "flat_fee", "Flat fee"
+        PER_UNIT = "per_unit", "Per unit"
+        TIERED = "tiered", "Tiered (graduated)"
+        VOLUME = "volume", "Volume"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="pricings")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="pricings")
+    pricing_type = models.CharField(max_length=8, choices=Type.choices)
+    unit_amount_minor = models.BigIntegerField(
+        default=0, help_text="Minor units (cents); the flat fee, or the price of one unit."
+    )
+    quantity = models.DecimalField(max_digits=18, decimal_places=4, default=1)
+    unit = models.CharField(max_length=32, blank=True, help_text="e.g. seat, GB, licence")
+    tiers = models.JSONField(default=list, blank=True, validators=[validate_tiers])
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True, help_text="Exclusive. Empty: open.")
+
+    class Meta:
+        ordering = ["phase", "start_date", "product__name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gt=F("start_date")),
+                name="pricing_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_amount_minor__gte=0), name="pricing_amount_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=0), name="pricing_quantity_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.name} · {self.get_pricing_type_display()}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.pricing_type in (self.Type.TIERED, self.Type.VOLUME):
+            if not self.tiers:
+                raise ValidationError({"tiers": "Tiered and volume pricings need tiers."})
+            last = self.tiers[-1]["up_to"] if isinstance(self.tiers[-1], dict) else None
+            if last is not None and self.quantity is not None and self.quantity > last:
+                raise ValidationError({"quantity": f"Above the last tier's bound ({last})."})
+
+
+class EngineInvoice(models.Model):
+    """One invoice per (contract, customer, billing cycle). Drafts may be regenerated or
+    deleted; approved invoices are final (corrections would be credit notes)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        APPROVED = "approved", "Approved"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="invoices")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField(help_text="Exclusive.")
+    bill_for = models.DateTimeField()
+    billing_cycle_start_day = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    # Drafts carry a provisional number; the gapless one is taken on approval.
+    number = models.CharField(max_length=32, unique=True)
+    currency = models.CharField(max_length=3, validators=[iso4217])
+    total_minor = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    generated_at = models.DateTimeField(help_text="When the lines were last (re)generated.")
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-bill_for", "contract", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "customer", "bill_for"],
+                condition=Q(status="draft"),
+                name="engine_one_draft_per_cycle",
+            ),
+            models.UniqueConstraint(
+                fields=["contract", "customer", "bill_for"],
+                condition=Q(status="approved"),
+                name="engine_one_approved_per_cycle",
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gt=F("period_start")), name="engine_invoice_period"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(approved_at__isnull=False),
+                name="engine_invoice_approved_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def save(self, *args, **kwargs) -> None:
+        """Refuse to rewrite an approved invoice, whatever the caller (admin, shell, API)."""
+        if (
+            not self._state.adding
+            and EngineInvoice.objects.filter(pk=self.pk, status=self.Status.APPROVED).exists()
+        ):
+            raise ValidationError("An approved invoice cannot be changed.")
+        super().save(*args, **kwargs)
+
+
+class EngineInvoiceLine(models.Model):
+    invoice = models.ForeignKey(EngineInvoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    pricing_id = models.UUIDField(help_text="The pricing rated (kept even if it is later deleted).")
+    product_name = models.CharField(max_length=200)
+    sku = models.CharField(max_length=64)
+    description = models.CharField(max_length=255, blank=True)
+    phase_type = models.CharField(max_length=6)
+    quantity = models.DecimalField(max_digits=18, decimal_places=4)
+    unit = models.CharField(max_length=32, blank=True)
+    # Effective unit price in minor units; may be fractional (tiered/volume, sub-cent prices).
+    unit_amount_minor = models.DecimalField(max_digits=30, decimal_places=6)
+    full_amount_minor = models.DecimalField(max_digits=30, decimal_places=6)
+    amount_minor = models.BigIntegerField()
+    service_start = models.DateTimeField()
+    service_end = models.DateTimeField()
+    covered_days = models.PositiveIntegerField()
+    window_days = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["invoice", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "position"], name="engine_line_position")
+        ]
+
+    def __str__(self) -> str:
+        return self.product_name
+
+    @property
+    def prorated(self) -> bool:
+        return self.covered_days < self.window_days
+
+
+class NumberSequence(models.Model):
+    """Gapless document numbers: a row per series, locked while the next number is taken."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    last_value = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.last_value}"
+
+
+# --- ad-hoc invoicing (Rebillia-like) ---------------------------------------------------------
+class Country(models.Model):
+    id = models.PositiveIntegerField(
+        primary_key=True, help_text="The ISO 3166-1 numeric code (e.g. 276 for Germany)."
+    )
+    alpha2 = models.CharField(max_length=2, unique=True, validators=[alpha2])
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "countries"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.alpha2})"
+
+
+class CompanyCurrency(models.Model):
+    id = models.AutoField(primary_key=True)
+    iso3 = models.CharField("ISO 4217 code", max_length=3, unique=True, validators=[iso4217])
+    symbol = models.CharField(max_length=8, blank=True)
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["iso3"]
+        verbose_name_plural = "company currencies"
+
+    def __str__(self) -> str:
+        return self.iso3
+
+
+class Gateway(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        INACTIVE = "inactive", "Inactive"
+
+    id = models.AutoField(primary_key=True)
+    currency = models.ForeignKey(CompanyCurrency, on_delete=models.PROTECT, related_name="gateways")
+    display_name = models.CharField(max_length=100)
+    type = models.CharField(max_length=40, help_text="e.g. stripe, adyen, bankTransfer")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+
+    class Meta:
+        ordering = ["currency", "display_name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.currency})"
+
+
+class PaymentMethod(models.Model):
+    class Type(models.TextChoices):
+        CARD = "card", "Card"
+        ACH = "ach", "ACH bank account"
+
+    id = models.AutoField(primary_key=True)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="payment_methods")
+    type = models.CharField(max_length=4, choices=Type.choices)
+    account_name = models.CharField(max_length=100)
+    masked_number = models.CharField(max_length=9, validators=[masked])
+
+    class Meta:
+        ordering = ["customer", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} {self.masked_number}"
+
+
+class AddressBookEntry(models.Model):
+    class Type(models.TextChoices):
+        RESIDENTIAL = "residential", "Residential"
+        COMMERCIAL = "commercial", "Commercial"
+
+    id = models.AutoField(primary_key=True)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses")
+    contact_name = models.CharField(max_length=120)
+    street1 = models.CharField(max_length=200)
+    street2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100)
+    state = models.CharField(max_length=100, blank=True)
+    zip = models.CharField("postal code", max_length=20)
+    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="+")
+    type = models.CharField(max_length=11, choices=Type.choices, default=Type.COMMERCIAL)
+    contact_email = models.EmailField(blank=True)
+    contact_phone = models.CharField(max_length=45, blank=True)
+    contact_company = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["customer", "id"]
+        verbose_name_plural = "address book entries"
+
+    def __str__(self) -> str:
+        return f"{self.contact_name}, {self.city}"
+
+
+class AdhocInvoice(models.Model):
+    """A posted ad-hoc invoice: live from creation (the vendor has no drafts)."""
+
+    id = models.AutoField(primary_key=True)
+    invoice_no = models.CharField(max_length=32, unique=True)
+    status = models.CharField(max_length=16, default="posted")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="adhoc_invoices")
+    currency = models.ForeignKey(CompanyCurrency, on_delete=models.PROTECT, related_name="+")
+    gateway = models.ForeignKey(Gateway, on_delete=models.PROTECT, related_name="+")
+    payment_method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, related_name="+")
+    payment_type = models.CharField(max_length=32, blank=True)
+    date_from = models.DateField()
+    date_to = models.DateField()
+    date_due = models.DateField()
+    customer_email = models.CharField(max_length=45, blank=True)
+    customer_name = models.CharField(max_length=45, blank=True)
+    customer_phone = models.CharField(max_length=45, blank=True)
+    billing_address = models.JSONField(null=True, blank=True)
+    shipping_address = models.JSONField(null=True, blank=True)
+    shipping_amount_minor = models.BigIntegerField(default=0)
+    terms = models.CharField(max_length=200, blank=True)
+    comments = models.CharField(max_length=200, blank=True)
+    total_minor = models.BigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["customer", "date_from", "date_to"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(date_to__gte=F("date_from")), name="adhoc_period_order"
+            ),
+            models.CheckConstraint(
+                condition=Q(shipping_amount_minor__gte=0, total_minor__gte=0),
+                name="adhoc_amounts_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.invoice_no
+
+
+class AdhocInvoiceLine(models.Model):
+    invoice = models.ForeignKey(AdhocInvoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    description = models.CharField(max_length=255)
+    qty = models.PositiveIntegerField()
+    amount_minor = models.BigIntegerField(help_text="Price of one unit, in minor units.")
+
+    class Meta:
+        ordering = ["invoice", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "position"], name="adhoc_line_position"),
+            models.CheckConstraint(
+                condition=Q(qty__gte=1, amount_minor__gte=0), name="adhoc_line_values"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.description
