@@ -16,3 +16,7 @@ urlpatterns = [
     path("invoices/<int:pk>/withdraw", views.withdraw, name="withdraw"),
     path("invoices/<int:pk>/revise", views.revise, name="revise"),
 ]
+
+from .urls_history import urlpatterns as history_urlpatterns  # noqa: E402
+
+urlpatterns += history_urlpatterns

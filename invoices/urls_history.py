@@ -1,0 +1,3 @@
+"""History, audit log, exports and contract coverage pages."""
+
+urlpatterns: list = []
