@@ -77,6 +77,8 @@ class Invoice(models.Model):
     # Ad-hoc invoices: what will be sent to the backend on approval (nothing is sent before).
     adhoc_request = models.JSONField(null=True, blank=True)
 
+    # A form's one-time token: a double click or a re-sent POST finds the same submission.
+    submission_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
     upstream_id = models.CharField(max_length=64, blank=True)
     upstream_number = models.CharField(max_length=64, blank=True)
 
