@@ -398,12 +398,32 @@ def invoice_submit_adhoc(
     request: AdhocInvoiceRequest,
     customer_name: str,
     previous: Invoice | None = None,
+    submission_key: str | None = None,
 ) -> Invoice:
-    """Queue an ad-hoc invoice for approval. Nothing is sent upstream before approval."""
+    """Queue an ad-hoc invoice for approval. Nothing is sent upstream before approval.
+
+    `submission_key` is the form's one-time token: sending the same form twice (a double click,
+    a re-sent POST) returns the first submission instead of making a second one."""
     _require(actor, roles.SUBMIT, "submit invoices")
+    if submission_key:
+        existing = Invoice.objects.filter(submission_key=submission_key).first()
+        if existing is not None:
+            return existing
     _check_revision(actor=actor, previous=previous, kind=Invoice.Kind.ADHOC)
     backend = adhoc_backend()
     payload = adhoc_request_to_json(request)
+    try:
+        return _create_adhoc(
+            actor, backend, request, payload, customer_name, previous, submission_key
+        )
+    except IntegrityError:
+        existing = Invoice.objects.filter(submission_key=submission_key).first()
+        if submission_key and existing is not None:
+            return existing
+        raise
+
+
+def _create_adhoc(actor, backend, request, payload, customer_name, previous, submission_key):
     with transaction.atomic():
         invoice = Invoice(
             kind=Invoice.Kind.ADHOC,
@@ -418,6 +438,7 @@ def invoice_submit_adhoc(
             preview_total_minor=request.total_minor,
             lines=adhoc_snapshot_lines(request),
             adhoc_request=payload,
+            submission_key=submission_key or None,
             submitted_by=actor,
             submitted_at=timezone.now(),
         )

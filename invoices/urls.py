@@ -1,12 +1,13 @@
 from django.urls import path
 
-from . import views
+from . import views, views_adhoc
 
 app_name = "invoices"
 
 urlpatterns = [
     path("invoices/new/", views.new_cycle, name="new_cycle"),
     path("invoices/new/submit", views.submit_cycle, name="submit_cycle"),
+    path("invoices/adhoc/new/", views_adhoc.new_adhoc, name="new_adhoc"),
     path("invoices/mine/", views.mine, name="mine"),
     path("approvals/", views.inbox, name="inbox"),
     path("invoices/<int:pk>/", views.detail, name="detail"),

@@ -1,0 +1,334 @@
+"""New ad-hoc invoice: customer → details and lines → preview → submit for approval.
+
+One URL, one template. Add/remove line, currency change and totals are POSTs of the same form with
+an `action`, so every step works without JavaScript; with htmx only the changed part is swapped.
+Nothing is sent to the billing backend before a manager approves.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
+
+from . import money, roles, services
+from .adhoc import adhoc_request_from_json
+from .backends import adhoc_backend
+from .backends.base import AdhocInvoiceRequest, AdhocLine, BackendError
+from .forms import AddressForm, AdhocInvoiceForm, LineFormSet
+from .models import Invoice
+from .views import _backend_problem
+
+TEMPLATE = "invoices/new_adhoc.html"
+LINE_FIELDS = ("description", "quantity", "amount")
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """What the backend offers for this customer (read once per request)."""
+
+    customer: object
+    payment_methods: tuple
+    address_book: tuple
+    currencies: tuple
+    countries: tuple
+
+
+def _previous(request) -> Invoice | None:
+    raw = request.GET.get("previous", "")
+    if not raw.isdigit():
+        return None
+    return Invoice.objects.filter(
+        pk=int(raw), kind=Invoice.Kind.ADHOC, status=Invoice.Status.REJECTED
+    ).first()
+
+
+@permission_required(roles.SUBMIT, raise_exception=True)
+def new_adhoc(request):
+    previous = _previous(request)
+    customer_id = request.GET.get("customer", "") or (previous.customer_id if previous else "")
+    context: dict = {"previous": previous}
+    backend = adhoc_backend()
+    if not customer_id:
+        return _customer_search(request, backend, context)
+    try:
+        catalogue = Catalogue(
+            customer=backend.get_customer(customer_id),
+            payment_methods=backend.payment_methods(customer_id),
+            address_book=backend.address_book(customer_id),
+            currencies=backend.currencies(),
+            countries=backend.countries(),
+        )
+    except BackendError as exc:
+        context["problem"] = _backend_problem(exc)
+        return render(request, TEMPLATE, context, status=503)
+    context["catalogue"] = catalogue
+    if request.method == "POST":
+        return _post(request, backend, catalogue, context, previous)
+    initial = _initial_from_previous(previous) if previous else _initial_from_backend(catalogue)
+    return _render_form(request, backend, catalogue, context, initial)
+
+
+def _customer_search(request, backend, context):
+    q = request.GET.get("q", "").strip()[:100]
+    context["q"] = q
+    status = 200
+    try:
+        context["customers"] = backend.search_customers(
+            query=q, cursor=request.GET.get("cursor") or None, limit=20
+        )
+    except BackendError as exc:
+        context["problem"] = _backend_problem(exc)
+        status = 503
+    if request.htmx and request.htmx.target == "customer-results":
+        return render(request, f"{TEMPLATE}#customers", context, status=status)
+    return render(request, TEMPLATE, context, status=status)
+
+
+# --- initial values -------------------------------------------------------------------------
+def _address_initial(address) -> dict:
+    if address is None:
+        return {}
+    return {
+        "contact_name": address.contact_name,
+        "street1": address.street1,
+        "street2": address.street2,
+        "city": address.city,
+        "state": address.state,
+        "zip": address.zip,
+        "country": address.country_code,
+        "type": address.type,
+    }
+
+
+def _initial_from_backend(catalogue: Catalogue) -> dict:
+    customer = catalogue.customer
+    return {
+        "form": {
+            "customer_name": (customer.name or customer.business_name)[:45],
+            "customer_email": customer.email[:45],
+        },
+        "lines": [{}],
+        "billing": _address_initial(catalogue.address_book[0] if catalogue.address_book else None),
+        "shipping": {},
+    }
+
+
+def _initial_from_previous(previous: Invoice) -> dict:
+    req = adhoc_request_from_json(previous.adhoc_request)
+    currency = req.currency_code
+    return {
+        "form": {
+            "currency": req.currency_id,
+            "gateway": req.gateway_id,
+            "payment_method": req.payment_method_id,
+            "payment_type": req.payment_type,
+            "date_from": req.date_from,
+            "date_to": req.date_to,
+            "date_due": req.date_due,
+            "shipping": money.format_amount(req.shipping_minor, currency)
+            if req.shipping_minor
+            else "",
+            "customer_name": req.customer_name,
+            "customer_email": req.customer_email,
+            "customer_phone": req.customer_phone,
+            "terms": req.terms,
+            "comments": req.comments,
+        },
+        "lines": [
+            {
+                "description": line.description,
+                "quantity": line.quantity,
+                "amount": money.format_amount(line.unit_amount_minor, currency),
+            }
+            for line in req.lines
+        ],
+        "billing": _address_initial(req.billing_address),
+        "shipping": _address_initial(req.shipping_address),
+    }
+
+
+def _initial_from_post(data: QueryDict) -> dict:
+    """What the person typed, as initial values (re-rendered without validation errors)."""
+    count = _line_count(data)
+    return {
+        "form": {k: data.get(k, "") for k in AdhocInvoiceForm.base_fields},
+        "lines": [{f: data.get(f"lines-{i}-{f}", "") for f in LINE_FIELDS} for i in range(count)],
+        "billing": {k: data.get(f"billing-{k}", "") for k in AddressForm.base_fields},
+        "shipping": {k: data.get(f"shipping-{k}", "") for k in AddressForm.base_fields},
+    }
+
+
+def _line_count(data: QueryDict) -> int:
+    try:
+        return max(1, min(100, int(data.get("lines-TOTAL_FORMS", "1"))))
+    except ValueError:
+        return 1
+
+
+# --- rendering ------------------------------------------------------------------------------
+def _gateways(backend, currency_id: str):
+    return backend.gateways(currency_id) if currency_id else ()
+
+
+def _forms(backend, catalogue: Catalogue, *, data=None, initial: dict | None = None):
+    initial = initial or {"form": {}, "lines": [{}], "billing": {}, "shipping": {}}
+    currency_id = (data.get("currency") if data is not None else "") or str(
+        initial["form"].get("currency") or ""
+    )
+    form = AdhocInvoiceForm(
+        data,
+        initial=initial["form"],
+        currencies=catalogue.currencies,
+        gateways=_gateways(backend, currency_id),
+        payment_methods=catalogue.payment_methods,
+    )
+    currency = form.currency_code
+    lines = LineFormSet(data, initial=initial["lines"], prefix="lines", currency=currency)
+    billing = AddressForm(
+        data, initial=initial["billing"], prefix="billing", countries=catalogue.countries
+    )
+    shipping = AddressForm(
+        data, initial=initial["shipping"], prefix="shipping", countries=catalogue.countries
+    )
+    return form, lines, billing, shipping
+
+
+def _render_form(request, backend, catalogue, context, initial, *, status=200, fragment=None):
+    form, lines, billing, shipping = _forms(backend, catalogue, initial=initial)
+    context.update(
+        form=form,
+        lines=lines,
+        billing=billing,
+        shipping=shipping,
+        submission_key=request.POST.get("submission_key") or uuid.uuid4().hex,
+        totals=_totals_from_initial(initial, form.currency_code),
+    )
+    template = f"{TEMPLATE}#{fragment}" if fragment and request.htmx else TEMPLATE
+    return render(request, template, context, status=status)
+
+
+@dataclass(frozen=True)
+class Totals:
+    currency: str | None
+    lines_minor: int
+    shipping_minor: int
+    unreadable: int  # lines whose amount or quantity could not be read yet
+
+    @property
+    def total_minor(self) -> int:
+        return self.lines_minor + self.shipping_minor
+
+
+def _totals_from_initial(initial: dict, currency: str | None) -> Totals:
+    """Running totals while typing: lines that cannot be read yet are counted, not guessed."""
+    if not currency:
+        return Totals(None, 0, 0, 0)
+    lines_minor = unreadable = 0
+    for line in initial["lines"]:
+        if not any(str(line.get(f, "")).strip() for f in LINE_FIELDS):
+            continue
+        try:
+            quantity = int(str(line.get("quantity", "")).strip())
+            if quantity < 1:
+                raise ValueError
+            lines_minor += quantity * money.parse_amount(str(line.get("amount", "")), currency)
+        except (ValueError, money.MoneyError):
+            unreadable += 1
+    try:
+        shipping_text = str(initial["form"].get("shipping") or "").strip()
+        shipping = money.parse_amount(shipping_text, currency) if shipping_text else 0
+    except money.MoneyError:
+        shipping, unreadable = 0, unreadable + 1
+    return Totals(currency, lines_minor, shipping, unreadable)
+
+
+# --- POST actions ---------------------------------------------------------------------------
+def _post(request, backend, catalogue, context, previous):
+    action = request.POST.get("action", "preview")
+    initial = _initial_from_post(request.POST)
+    if action == "add_line":
+        initial["lines"].append({})
+        return _render_form(request, backend, catalogue, context, initial, fragment="form")
+    if action.startswith("remove_line:"):
+        index = action.split(":", 1)[1]
+        if index.isdigit() and len(initial["lines"]) > 1 and int(index) < len(initial["lines"]):
+            del initial["lines"][int(index)]
+        return _render_form(request, backend, catalogue, context, initial, fragment="form")
+    if action in ("currency", "totals"):
+        fragment = "totals" if action == "totals" else "form"
+        return _render_form(request, backend, catalogue, context, initial, fragment=fragment)
+
+    form, lines, billing, shipping = _forms(backend, catalogue, data=request.POST)
+    context.update(
+        form=form,
+        lines=lines,
+        billing=billing,
+        shipping=shipping,
+        submission_key=request.POST.get("submission_key") or uuid.uuid4().hex,
+        totals=_totals_from_initial(initial, form.currency_code),
+    )
+    valid = all(f.is_valid() for f in (form, lines, billing, shipping))
+    if not valid:
+        context["has_errors"] = True
+        return render(request, TEMPLATE, context, status=422)
+    adhoc = _request_from_forms(catalogue, form, lines, billing, shipping)
+    if action != "submit":
+        context["preview"] = adhoc
+        context["preview_lines"] = [
+            (line, line.amount_minor, money.format_amount(line.amount_minor, adhoc.currency_code))
+            for line in adhoc.lines
+        ]
+        return render(request, TEMPLATE, context)
+    try:
+        invoice = services.invoice_submit_adhoc(
+            actor=request.user,
+            request=adhoc,
+            customer_name=catalogue.customer.business_name or catalogue.customer.name,
+            previous=previous,
+            submission_key=request.POST.get("submission_key") or None,
+        )
+    except services.ServiceError as exc:
+        context["problem"] = {"message": exc.message}
+        return render(request, TEMPLATE, context, status=409)
+    messages.success(request, "Ad-hoc invoice submitted for approval. Nothing is sent to the "
+                     "billing backend until a manager approves it.")  # fmt: skip
+    url = reverse("invoices:detail", args=[invoice.pk])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _request_from_forms(catalogue, form, lines, billing, shipping) -> AdhocInvoiceRequest:
+    data = form.cleaned_data
+    return AdhocInvoiceRequest(
+        customer_id=str(catalogue.customer.id),
+        currency_id=data["currency"],
+        currency_code=form.currency_code,
+        gateway_id=data["gateway"],
+        payment_method_id=data["payment_method"],
+        payment_type=data.get("payment_type", ""),
+        date_from=data["date_from"],
+        date_to=data["date_to"],
+        date_due=data["date_due"],
+        lines=tuple(
+            AdhocLine(
+                description=line.cleaned_data["description"],
+                quantity=line.cleaned_data["quantity"],
+                unit_amount_minor=line.cleaned_data["amount_minor"],
+            )
+            for line in lines
+        ),
+        shipping_minor=data.get("shipping_minor") or 0,
+        billing_address=billing.address(),
+        shipping_address=shipping.address(),
+        customer_email=data.get("customer_email", ""),
+        customer_name=data.get("customer_name", ""),
+        customer_phone=data.get("customer_phone", ""),
+        terms=data.get("terms", ""),
+        comments=data.get("comments", ""),
+    )
