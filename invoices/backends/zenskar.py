@@ -503,7 +503,8 @@ class ZenskarBackend:
             items = items.get("lines", items.get("results"))
         if not isinstance(items, list):
             raise _unreadable("the line items are not a list")
-        lines = tuple(_line_item(item) for item in items)
+        period = _period(invoice)
+        lines = tuple(_line_item(item, period) for item in items)
         total = invoice.get("invoice_total")
         return Draft(
             id=_text(invoice.get("id") or invoice_id),
@@ -654,7 +655,10 @@ def _unix(value: str) -> int:
     return int(parse_wire_datetime(value).timestamp())
 
 
-def _line_item(data: Any) -> LineItem:
+def _line_item(data: Any, period: tuple[datetime, datetime] | None = None) -> LineItem:
+    """One line of `/line_items`. Zenskar does not say whether a line is prorated; when the
+    invoice's period is known, a line whose service dates cover fewer days than the period is
+    marked prorated (the same rule as the rating: covered days / window days)."""
     if not isinstance(data, Mapping):
         raise _unreadable("a line item is not an object")
     quantity = data.get("quantity")
@@ -662,6 +666,14 @@ def _line_item(data: Any) -> LineItem:
     if isinstance(quantity, Mapping):
         unit = _text(quantity.get("unit"))
         quantity = quantity.get("value", quantity.get("quantity"))
+    start = _opt_dt(data.get("service_start_date"), "service_start_date")
+    end = _opt_dt(data.get("service_end_date"), "service_end_date")
+    prorated, note = False, ""
+    if period is not None and start is not None and end is not None:
+        covered = (end.date() - start.date()).days
+        window = (period[1].date() - period[0].date()).days
+        if 0 <= covered < window:
+            prorated, note = True, f"Prorated: {covered} of {window} days"
     return LineItem(
         name=_text(data.get("name")),
         description=_text(data.get("description")),
@@ -669,9 +681,20 @@ def _line_item(data: Any) -> LineItem:
         unit=unit,
         unit_price=_dec(data.get("price"), "line price", Decimal(0)),
         amount=_dec(data.get("subtotal"), "line subtotal"),
-        service_start=_opt_dt(data.get("service_start_date"), "service_start_date"),
-        service_end=_opt_dt(data.get("service_end_date"), "service_end_date"),
+        service_start=start,
+        service_end=end,
+        prorated=prorated,
+        note=note,
     )
+
+
+def _period(invoice: Mapping) -> tuple[datetime, datetime] | None:
+    period = invoice.get("invoice_period")
+    if not isinstance(period, Mapping):
+        return None
+    begin = _opt_dt(period.get("begin_date"), "invoice_period.begin_date")
+    end = _opt_dt(period.get("end_date_exclusive"), "invoice_period.end_date_exclusive")
+    return (begin, end) if begin and end and end > begin else None
 
 
 def _remote_invoice(data: Mapping, invoice_id: str, *, recovered: bool = False) -> RemoteInvoice:
@@ -711,7 +734,7 @@ def _pricing_term(pricing: Pricing, scale: Decimal) -> rating.PricingTerm:
 
 def _line_note(line: rating.RatedLine) -> str:
     if line.phase_type == "trial":
-        return "trial"
+        return "Trial: no charge"
     if line.prorated:
-        return f"prorated {line.covered_days}/{line.window_days} days"
+        return f"Prorated: {line.covered_days} of {line.window_days} days"
     return ""

@@ -441,6 +441,9 @@ def test_get_draft_reads_invoice_and_line_items_in_major_units(zenskar, httpserv
     support = draft.lines[0]
     assert (support.quantity, support.unit_price) == (Decimal(1), Decimal("150.00"))
     assert support.service_start == datetime(2026, 6, 10, tzinfo=UTC)
+    # Service dates narrower than the invoice period: a prorated line (18 of 31 days).
+    assert (support.prorated, support.note) == (True, "Prorated: 18 of 31 days")
+    assert [line.prorated for line in draft.lines[1:]] == [False, False, False]
     assert draft.lines[1].unit == "seat"
     assert draft.lines[2].unit_price == Decimal("3.916666666666666666666666667")
 
