@@ -146,6 +146,18 @@ def _opt_dt(value: Any, what: str) -> datetime | None:
     return _dt(value, what)
 
 
+def _in_currency(value: Decimal, currency: str) -> Decimal:
+    """An amount written with its currency's decimals when that loses nothing (1229.6 USD ->
+    1229.60; 98000.0 JPY -> 98000). An amount with more decimals than the currency has is left
+    as sent: it is not rounded here, so the application sees it and refuses it."""
+    try:
+        places = Decimal(1).scaleb(-money.exponent(currency))
+        rounded = value.quantize(places)
+    except (money.MoneyError, InvalidOperation):
+        return value
+    return rounded if rounded == value else value
+
+
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -504,14 +516,19 @@ class ZenskarBackend:
         if not isinstance(items, list):
             raise _unreadable("the line items are not a list")
         period = _period(invoice)
-        lines = tuple(_line_item(item, period) for item in items)
+        currency = _text(invoice.get("currency")).upper()
+        lines = tuple(_line_item(item, period, currency) for item in items)
         total = invoice.get("invoice_total")
         return Draft(
             id=_text(invoice.get("id") or invoice_id),
             number=_text(invoice.get("invoice_number")),
             status=_text(invoice.get("status")).lower(),
-            currency=_text(invoice.get("currency")).upper(),
-            total=_dec(total, "invoice_total") if total is not None else sum_amounts(lines),
+            currency=currency,
+            total=(
+                _in_currency(_dec(total, "invoice_total"), currency)
+                if total is not None
+                else sum_amounts(lines)
+            ),
             lines=lines,
             contract_id=_text(invoice.get("contract_id")),
             customer_id=_text(invoice.get("customer_id")),
@@ -655,7 +672,9 @@ def _unix(value: str) -> int:
     return int(parse_wire_datetime(value).timestamp())
 
 
-def _line_item(data: Any, period: tuple[datetime, datetime] | None = None) -> LineItem:
+def _line_item(
+    data: Any, period: tuple[datetime, datetime] | None = None, currency: str = ""
+) -> LineItem:
     """One line of `/line_items`. Zenskar does not say whether a line is prorated; when the
     invoice's period is known, a line whose service dates cover fewer days than the period is
     marked prorated (the same rule as the rating: covered days / window days)."""
@@ -680,7 +699,7 @@ def _line_item(data: Any, period: tuple[datetime, datetime] | None = None) -> Li
         quantity=_dec(quantity, "line quantity", Decimal(1)),
         unit=unit,
         unit_price=_dec(data.get("price"), "line price", Decimal(0)),
-        amount=_dec(data.get("subtotal"), "line subtotal"),
+        amount=_in_currency(_dec(data.get("subtotal"), "line subtotal"), currency),
         service_start=start,
         service_end=end,
         prorated=prorated,
@@ -699,12 +718,13 @@ def _period(invoice: Mapping) -> tuple[datetime, datetime] | None:
 
 def _remote_invoice(data: Mapping, invoice_id: str, *, recovered: bool = False) -> RemoteInvoice:
     total = data.get("invoice_total")
+    currency = _text(data.get("currency")).upper()
     return RemoteInvoice(
         id=_text(data.get("id") or invoice_id),
         number=_text(data.get("invoice_number")),
         status=_text(data.get("status")).lower(),
-        currency=_text(data.get("currency")).upper(),
-        total=_dec(total, "invoice_total") if total is not None else None,
+        currency=currency,
+        total=_in_currency(_dec(total, "invoice_total"), currency) if total is not None else None,
         recovered=recovered,
     )
 

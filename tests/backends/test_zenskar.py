@@ -448,6 +448,21 @@ def test_get_draft_reads_invoice_and_line_items_in_major_units(zenskar, httpserv
     assert draft.lines[2].unit_price == Decimal("3.916666666666666666666666667")
 
 
+def test_amounts_are_written_with_the_currency_decimals_but_never_rounded(zenskar, httpserver):
+    httpserver.expect_request(f"/invoices/{INVOICE}").respond_with_data(
+        '{"id": "' + INVOICE + '", "status": "draft", "currency": "USD", "invoice_total": 1229.6}',
+        content_type="application/json",
+    )
+    httpserver.expect_request(f"/invoices/{INVOICE}/line_items").respond_with_data(
+        '{"lines": [{"name": "A", "subtotal": {"value": 87.1}}, '
+        '{"name": "B", "subtotal": {"value": 87.096}}, {"name": "C", "subtotal": {"value": 5}}]}',
+        content_type="application/json",
+    )
+    draft = zenskar.get_draft(INVOICE)
+    assert str(draft.total) == "1229.60"
+    assert [str(line.amount) for line in draft.lines] == ["87.10", "87.096", "5.00"]
+
+
 def test_line_items_as_a_bare_array_are_read_too(zenskar, httpserver):
     httpserver.expect_request(f"/invoices/{INVOICE}").respond_with_data(
         '{"id": "' + INVOICE + '", "status": "draft", "currency": "USD", "invoice_total": 10.00}',

@@ -34,8 +34,10 @@ def _scale(currency: str) -> Decimal:
     return Decimal(10) ** exponent(currency)
 
 
-def _major_minor(minor, currency: str) -> Decimal:
-    return Decimal(minor) / _scale(currency)
+def _major_minor(minor: int, currency: str) -> Decimal:
+    from invoices.money import to_major
+
+    return to_major(minor, currency)
 
 
 def _cursor(offset: int) -> str:
