@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -605,3 +607,72 @@ def test_check_lists_currencies_with_one_read(rebillia, httpserver):
     assert result.ok is True and "USD, JPY, KWD" in result.detail
     assert only_request(httpserver).method == "GET"
     assert REBILLIA_KEY not in repr(result)
+
+
+class DroppingServer:
+    """A raw loopback server: reads each request whole; a POST gets its connection closed with
+    no reply (the reply is lost after the request was sent), a GET gets `get_body` as JSON."""
+
+    def __init__(self, get_body: object):
+        self.get_body = json.dumps(get_body).encode()
+        self.methods: list[str] = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value.strip())
+                while len(body) < length:
+                    body += conn.recv(65536)
+                method = head.split(b" ", 1)[0].decode()
+                self.methods.append(method)
+                if method == "GET":
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        + f"Content-Length: {len(self.get_body)}\r\n".encode()
+                        + b"Connection: close\r\n\r\n"
+                        + self.get_body
+                    )
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_connection_dropped_after_the_post_is_recovered_without_resending(make_rebillia):
+    listed = [
+        {
+            "id": 9200,
+            "invoiceNo": "R-9200",
+            "status": "posted",
+            "total": 12300,
+            "dateFrom": "2026-06-01",
+            "dateTo": "2026-06-30",
+        }
+    ]
+    server = DroppingServer({"data": listed, "totalPages": 1})
+    try:
+        remote = make_rebillia(server.url + "/v1").create_invoice(REQUEST)
+    finally:
+        server.close()
+    assert (remote.id, remote.recovered) == ("9200", True)
+    assert server.methods == ["POST", "GET"]  # sent once, then looked for
