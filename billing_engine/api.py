@@ -258,8 +258,13 @@ def _uuid(value: object, what: str) -> uuid.UUID:
 
 
 def _page(offset: int, limit: int) -> tuple[int, int]:
-    if offset < 0 or limit < 1:
-        raise ValidationFailed({"offset": ["must be >= 0"], "limit": ["must be >= 1"]})
+    errors = {}
+    if offset < 0:
+        errors["offset"] = ["must be 0 or more"]
+    if limit < 1:
+        errors["limit"] = ["must be 1 or more"]
+    if errors:
+        raise ValidationFailed(errors)
     return offset, min(limit, MAX_PAGE)
 
 

@@ -212,13 +212,19 @@ class Pricing(models.Model):
         return f"{self.product.name} · {self.get_pricing_type_display()}"
 
     def clean(self) -> None:
+        """What billing_rules.rating would refuse at invoice time is refused here instead."""
         super().clean()
-        if self.pricing_type in (self.Type.TIERED, self.Type.VOLUME):
-            if not self.tiers:
-                raise ValidationError({"tiers": "Tiered and volume pricings need tiers."})
-            last = self.tiers[-1]["up_to"] if isinstance(self.tiers[-1], dict) else None
-            if last is not None and self.quantity is not None and self.quantity > last:
-                raise ValidationError({"quantity": f"Above the last tier's bound ({last})."})
+        if self.pricing_type not in (self.Type.TIERED, self.Type.VOLUME):
+            return
+        if not self.tiers:
+            raise ValidationError({"tiers": "Tiered and volume pricings need tiers."})
+        if not isinstance(self.tiers, list) or not isinstance(self.tiers[-1], dict):
+            return  # the field's validator reports the shape
+        last = self.tiers[-1].get("up_to")
+        if isinstance(last, int) and self.quantity is not None and self.quantity > last:
+            raise ValidationError(
+                {"quantity": f"Above the last tier's bound ({last}); add an unbounded tier."}
+            )
 
 
 class EngineInvoice(models.Model):

@@ -198,7 +198,6 @@ class EmbeddedCycleBackend:
     def get_contract(self, contract_id: str) -> Contract:
         with engine_errors():
             info = api.get_contract(contract_id)
-        scale = _scale(info.currency)
         refs = {ref.id: ref for ref in info.pricing_refs}
         phases = []
         for phase_ref, term in zip(info.phase_refs, info.phases, strict=True):
@@ -211,13 +210,13 @@ class EmbeddedCycleBackend:
                     description=pricing.description,
                     pricing_type=pricing.pricing_type,
                     currency=info.currency,
-                    unit_amount=pricing.unit_amount_minor / scale,
+                    unit_amount=_unit_major(pricing.unit_amount_minor, info.currency),
                     quantity=pricing.quantity,
                     unit=refs[pricing.id].unit,
                     tiers=tuple(
                         Tier(
                             up_to=None if tier.up_to is None else Decimal(tier.up_to),
-                            unit_amount=tier.unit_amount_minor / scale,
+                            unit_amount=_unit_major(tier.unit_amount_minor, info.currency),
                         )
                         for tier in pricing.tiers
                     ),

@@ -82,6 +82,7 @@ def test_get_contract_maps_terms_to_major_units(cycles, contract):
         "seat",
         "USD",
     )
+    assert str(seats.unit_amount) == "12.50"
     graduated = next(p for p in phase.pricings if p.pricing_type == "tiered")
     assert graduated.tiers[0] == base.Tier(up_to=Decimal(10), unit_amount=Decimal("5.00"))
     assert graduated.tiers[-1].up_to is None

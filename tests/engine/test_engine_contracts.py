@@ -1,12 +1,15 @@
 """The engine's contract side: search, contract terms, billing cycles on the wire, preview."""
 
+import ast
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from billing_engine import api
-from billing_engine.models import Contract
+from billing_engine.models import Contract, Pricing
 from tests.helpers import count_queries
 
 from . import factories as f
@@ -143,3 +146,45 @@ def test_terms_that_cannot_be_rated_are_an_invalid_state_not_a_crash():
     assert bad.pk
     with pytest.raises(api.InvalidState, match="cannot be rated"):
         api.get_contract(str(contract.id))
+
+
+def test_billing_engine_never_imports_invoices():
+    folder = Path(__file__).resolve().parents[2] / "billing_engine"
+    for module in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            assert not any(name.split(".")[0] == "invoices" for name in names), module
+
+
+@pytest.mark.parametrize(
+    ("tiers", "quantity", "field"),
+    [
+        ({"up_to": 10}, "5", "tiers"),
+        ([{"up_to": "ten", "unit_amount_minor": 5}], "5", "tiers"),
+        ([{"up_to": 10, "unit_amount_minor": 5}], "11", "quantity"),
+        (
+            [{"up_to": None, "unit_amount_minor": 5}, {"up_to": 10, "unit_amount_minor": 4}],
+            "1",
+            "tiers",
+        ),
+        ([], "1", "tiers"),
+    ],
+)
+def test_pricing_validation_refuses_tiers_rating_would_refuse(tiers, quantity, field):
+    phase = f.phase(f.contract())
+    pricing = Pricing(
+        phase=phase,
+        product=f.product("Storage", "STO-1"),
+        pricing_type="volume",
+        quantity=Decimal(quantity),
+        tiers=tiers,
+        start_date=phase.start_date,
+    )
+    with pytest.raises(ValidationError) as caught:
+        pricing.full_clean()
+    assert field in caught.value.message_dict

@@ -331,3 +331,48 @@ def test_concurrent_generations_of_one_cycle_leave_exactly_one_draft():
     assert len({ids[0] for ids in answers}) == 1
     assert EngineInvoice.objects.count() == 1
     assert EngineInvoiceLine.objects.count() == 4
+
+
+@needs_postgres
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_approval_racing_regenerations_stays_approved():
+    contract = f.worked_example_contract()
+    invoice_id = generate(contract)["invoice_ids"][0]
+    barrier = threading.Barrier(5)
+    outcomes, unexpected = [], []
+
+    def approve():
+        try:
+            barrier.wait()
+            api.approve_invoice(invoice_id)
+            outcomes.append("approved")
+        except Exception as exc:
+            unexpected.append(exc)
+        finally:
+            close_old_connections()
+
+    def regenerate():
+        try:
+            barrier.wait()
+            generate(contract)
+            outcomes.append("regenerated")
+        except api.InvoiceAlreadyGeneratedForThisBillingPeriod:
+            outcomes.append("refused")
+        except Exception as exc:
+            unexpected.append(exc)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=approve)] + [
+        threading.Thread(target=regenerate) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert unexpected == []
+    assert outcomes.count("approved") == 1
+    (invoice,) = EngineInvoice.objects.all()
+    assert invoice.status == "approved" and str(invoice.id) == invoice_id
+    assert invoice.lines.count() == 4
