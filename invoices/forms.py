@@ -49,6 +49,14 @@ class MineFilterForm(forms.Form):
 
 
 # --- ad-hoc invoices ------------------------------------------------------------------------
+class PlainForm(forms.Form):
+    """Labels without Django's trailing colon."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
 class MoneyField(forms.CharField):
     """An amount typed in the currency's major unit; cleaned to integer minor units by the
     form, which knows the currency (see AdhocInvoiceForm.clean / LineForm.clean)."""
@@ -70,7 +78,7 @@ def _parse_money(form: forms.Form, field: str, currency: str | None, *, allow_ze
         return None
 
 
-class LineForm(forms.Form):
+class LineForm(PlainForm):
     description = forms.CharField(max_length=255, label="Description")
     quantity = forms.IntegerField(
         min_value=1,
@@ -112,7 +120,7 @@ LineFormSet = forms.formset_factory(
 ADDRESS_REQUIRED = ("contact_name", "street1", "city", "zip", "country")
 
 
-class AddressForm(forms.Form):
+class AddressForm(PlainForm):
     """Optional: an address left completely empty is absent, not an error."""
 
     contact_name = forms.CharField(required=False, max_length=100, label="Contact name")
@@ -163,7 +171,7 @@ class AddressForm(forms.Form):
         )
 
 
-class AdhocInvoiceForm(forms.Form):
+class AdhocInvoiceForm(PlainForm):
     currency = forms.ChoiceField(label="Company currency")
     gateway = forms.ChoiceField(label="Payment gateway")
     payment_method = forms.ChoiceField(label="Payment method")

@@ -62,6 +62,7 @@ def valid_data(world, **changes):
 def test_customer_search_finds_the_customer(client_for, clerk, world):
     html = client_for(clerk).get(NEW + "?q=northwind").content.decode()
     assert "Northwind Traders Ltd" in html
+    assert "Contoso" not in html
     assert f"?customer={world['customer'].account_number}" in html
 
 
