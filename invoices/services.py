@@ -184,8 +184,6 @@ def _check_revision(*, actor, previous: Invoice | None, kind: str) -> None:
         raise InvalidTransition("Only a rejected invoice can be revised and resubmitted.")
     if Invoice.objects.filter(previous=previous).exists():
         raise InvalidTransition("This invoice has already been revised; open the newer version.")
-    if previous.submitted_by_id != actor.pk and not actor.has_perm(roles.SUBMIT):
-        raise NotAllowed("Your role does not allow you to revise invoices.")
 
 
 def _link_revision(invoice: Invoice, previous: Invoice | None) -> None:

@@ -18,7 +18,12 @@ from django_htmx.http import HttpResponseClientRedirect, retarget
 
 from . import backend_cache, money, roles, selectors, services
 from .backends import cycle_backend
-from .backends.base import BackendError, BackendMisconfigured, BackendUnavailable
+from .backends.base import (
+    BackendError,
+    BackendMisconfigured,
+    BackendUnavailable,
+    OutcomeUnknown,
+)
 from .forms import ApproveForm, ContractSearchForm, RejectForm, SubmitCycleForm
 from .models import Invoice
 
@@ -37,11 +42,17 @@ def _backend_problem(exc: BackendError) -> dict:
     """How a backend failure is shown inline: a sentence, and whether trying again may help."""
     if isinstance(exc, BackendMisconfigured):
         hint = "An administrator must fix the backend settings; trying again will not help."
+    elif isinstance(exc, OutcomeUnknown):
+        hint = (
+            "The billing backend may or may not have received it, and nothing was recorded here. "
+            "Trying again is safe: the backend keeps one draft per billing cycle."
+        )
     elif isinstance(exc, BackendUnavailable):
         hint = "The billing backend did not answer in time. Nothing was changed; try again."
     else:
         hint = "The billing backend refused the request."
-    return {"message": exc.message, "hint": hint, "retryable": exc.retryable}
+    retryable = exc.retryable or isinstance(exc, OutcomeUnknown)
+    return {"message": exc.message, "hint": hint, "retryable": retryable}
 
 
 def _fragment(request, template: str, fragment: str) -> str:
