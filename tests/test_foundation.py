@@ -209,3 +209,46 @@ def test_migrations_are_committed():
     out = StringIO()
     call_command("makemigrations", "--check", "--dry-run", stdout=out)
     assert "No changes detected" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_seed_demo_creates_users_data_and_a_history_and_is_idempotent(settings):
+    from io import StringIO
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from billing_engine.models import Contract
+    from invoices.audit import audit_verify
+    from invoices.models import AuditEvent, Invoice
+
+    settings.DEBUG = True
+
+    def run():
+        out = StringIO()
+        call_command("seed_demo", stdout=out)
+        return out.getvalue()
+
+    first = run()
+    assert "clerk2" in first and "billing-demo" in first
+    users = set(get_user_model().objects.values_list("username", flat=True))
+    assert {"clerk", "clerk2", "manager", "manager2", "auditor", "admin"} <= users
+    assert get_user_model().objects.get(username="admin").is_superuser
+    assert get_user_model().objects.get(username="clerk").check_password("billing-demo")
+    assert Contract.objects.count() >= 120
+    statuses = set(Invoice.objects.values_list("status", flat=True))
+    assert {"pending_approval", "approved", "rejected"} <= statuses
+    before = (
+        Contract.objects.count(),
+        list(Invoice.objects.order_by("id").values_list("id", "status", "content_hash")),
+        AuditEvent.objects.count(),
+    )
+    second = run()
+    assert "already there" in second
+    after = (
+        Contract.objects.count(),
+        list(Invoice.objects.order_by("id").values_list("id", "status", "content_hash")),
+        AuditEvent.objects.count(),
+    )
+    assert before == after
+    assert audit_verify().ok

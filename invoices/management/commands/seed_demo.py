@@ -3,10 +3,12 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from invoices import roles
+from invoices.demo import seed_workflow_demo
 
 DEMO_USERS = [
     # username, full name, group, is_superuser
@@ -38,14 +40,15 @@ class Command(BaseCommand):
         password = settings.DEMO_PASSWORD
         with transaction.atomic():
             self._seed_users(password)
-            from billing_engine.demo import seed_engine_demo
-
-            summary = seed_engine_demo()
+        if settings.BILLING_BACKEND == "embedded" or settings.ADHOC_BACKEND == "embedded":
+            # The engine is another app: its own command loads its catalogue.
+            call_command("seed_engine_demo", stdout=self.stdout)
+        if settings.BILLING_BACKEND == "embedded":
+            self.stdout.write(seed_workflow_demo())
         self.stdout.write(self.style.SUCCESS(f"Demo users (password: {password}):"))
         for username, full_name, group, is_superuser in DEMO_USERS:
             role = "superuser" if is_superuser else group
             self.stdout.write(f"  {username:<9} {full_name:<16} {role}")
-        self.stdout.write(summary)
 
     def _seed_users(self, password: str) -> None:
         User = get_user_model()
