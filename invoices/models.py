@@ -134,6 +134,14 @@ class Invoice(models.Model):
             models.Index(fields=["status", "-submitted_at", "-id"], name="inv_status_idx"),
             models.Index(fields=["contract_id", "bill_for"], name="inv_contract_cycle_idx"),
             models.Index(fields=["lineage", "version"], name="inv_lineage_idx"),
+            # History filters with keyset pagination on (submitted_at, id).
+            models.Index(fields=["customer_id", "-submitted_at", "-id"], name="inv_customer_idx"),
+            models.Index(fields=["submitted_by", "-submitted_at", "-id"], name="inv_submitter_idx"),
+            # The history's "billing date": bill-for date of a cycle, period start of an ad-hoc.
+            models.Index(
+                models.Func(F("bill_for"), F("period_start"), function="COALESCE"),
+                name="inv_billing_date_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -189,6 +197,9 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["invoice", "seq"], name="audit_invoice_idx"),
             models.Index(fields=["-at", "-seq"], name="audit_at_idx"),
+            # Audit log filters with keyset pagination on (at, seq).
+            models.Index(fields=["actor_username", "-at", "-seq"], name="audit_actor_idx"),
+            models.Index(fields=["action", "-at", "-seq"], name="audit_action_idx"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,181 @@
+"""History, audit log, their CSV exports, and contract coverage: read-only pages.
+
+Thin views over `invoices.history`. The filters are a GET form, so the filtered view is the URL;
+htmx replaces only the results part (and pushes the URL), and everything works without it.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import permission_required
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
+from django_htmx.http import push_url
+
+from . import backend_cache, history, roles
+from .backends import cycle_backend
+from .backends.base import BackendError
+from .exports import csv_response
+from .views import _backend_problem
+
+#: Rows per page on the history and audit pages.
+PAGE_SIZE = history.PAGE_SIZE
+#: CSV rows joined into one chunk of the streamed response (fewer, larger writes).
+CSV_ROWS_PER_CHUNK = 200
+
+
+def _wants_fragment(request) -> bool:
+    """htmx asked for the results part only (not a boosted link, not a history restore)."""
+    htmx = request.htmx
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def _list_page(request, template: str, form, page_of, export_name: str, extra: dict):
+    """The shared shape of the history and audit pages."""
+    page = None
+    if form.is_valid():
+        page = page_of(
+            form,
+            after=request.GET.get("after", ""),
+            before=request.GET.get("before", ""),
+            size=PAGE_SIZE,
+        )
+    query = urlencode(form.query_items())
+    context = {
+        "form": form,
+        "page": page,
+        "query": query,
+        "export_url": reverse(export_name) + (f"?{query}" if query else ""),
+        **extra,
+    }
+    fragment = _wants_fragment(request)
+    response = render(
+        request,
+        f"{template}#results" if fragment else template,
+        {**context, "fragment": fragment},
+        status=200 if page is not None else 422,
+    )
+    if fragment:
+        # The address bar shows the canonical filtered view (no empty parameters).
+        cursor = [(k, request.GET[k]) for k in ("after", "before") if request.GET.get(k)]
+        push_url(response, request.path + "?" + urlencode(form.query_items() + cursor))
+    patch_vary_headers(response, ("HX-Request", "HX-History-Restore-Request"))
+    return response
+
+
+def _stream_csv(filename: str, header: list[str], rows):
+    """exports.csv_response, with rows joined into chunks so the server writes fewer pieces."""
+    response = csv_response(filename, header, rows)
+    lines = response.streaming_content
+
+    def chunks():
+        buffer = []
+        for line in lines:
+            buffer.append(line)
+            if len(buffer) >= CSV_ROWS_PER_CHUNK:
+                yield b"".join(buffer)
+                buffer.clear()
+        if buffer:
+            yield b"".join(buffer)
+
+    response.streaming_content = chunks()
+    return response
+
+
+def _stamp() -> str:
+    return timezone.now().strftime("%Y%m%dT%H%M%SZ")
+
+
+# --- invoice history -------------------------------------------------------------------------
+@require_GET
+@permission_required(roles.HISTORY, raise_exception=True)
+def history_list(request):
+    form = history.HistoryFilterForm(request.GET, users=history.user_choices())
+    user = request.user
+    try:
+        current_backend = cycle_backend().name
+    except BackendError:
+        current_backend = None
+    extra = {
+        "can_approve": user.has_perm(roles.APPROVE),
+        "can_submit": user.has_perm(roles.SUBMIT),
+        "can_audit": user.has_perm(roles.AUDIT),
+        "cycle_backend_name": current_backend,
+        "currencies": history.COMMON_CURRENCIES,
+    }
+    return _list_page(
+        request,
+        "invoices/history.html",
+        form,
+        lambda f, **kw: history.history_page(f, user=user, **kw),
+        "invoices:history_export",
+        extra,
+    )
+
+
+@require_GET
+@permission_required(roles.HISTORY, raise_exception=True)
+def history_export(request):
+    form = history.HistoryFilterForm(request.GET, users=history.user_choices())
+    if not form.is_valid():
+        return _list_page(
+            request, "invoices/history.html", form, None, "invoices:history_export", {}
+        )
+    return _stream_csv(
+        f"invoice-history-{_stamp()}.csv",
+        history.HISTORY_CSV_HEADER,
+        history.history_csv_rows(form),
+    )
+
+
+# --- audit log -------------------------------------------------------------------------------
+@require_GET
+@permission_required(roles.AUDIT, raise_exception=True)
+def audit_log(request):
+    form = history.AuditFilterForm(request.GET, users=history.user_choices())
+    return _list_page(
+        request, "invoices/audit_log.html", form, history.audit_page, "invoices:audit_export", {}
+    )
+
+
+@require_GET
+@permission_required(roles.AUDIT, raise_exception=True)
+def audit_export(request):
+    form = history.AuditFilterForm(request.GET, users=history.user_choices())
+    if not form.is_valid():
+        return _list_page(
+            request, "invoices/audit_log.html", form, None, "invoices:audit_export", {}
+        )
+    return _stream_csv(
+        f"audit-log-{_stamp()}.csv", history.AUDIT_CSV_HEADER, history.audit_csv_rows(form)
+    )
+
+
+# --- contract coverage -----------------------------------------------------------------------
+@require_GET
+@permission_required(roles.HISTORY, raise_exception=True)
+def coverage(request, contract_id: str):
+    refresh = request.GET.get("refresh") == "1"
+    context = {
+        "contract_id": contract_id,
+        "can_submit": request.user.has_perm(roles.SUBMIT),
+        "history_url": reverse("invoices:history") + "?" + urlencode({"contract": contract_id}),
+    }
+    try:
+        backend_name = cycle_backend().name
+        contract, _ = backend_cache.contract(contract_id, refresh=refresh)
+        cycles, fetched = backend_cache.billing_cycles(contract_id, refresh=refresh)
+    except BackendError as exc:
+        context["problem"] = _backend_problem(exc)
+        status = 404 if getattr(exc, "status", None) == 404 else 503
+        return render(request, "invoices/coverage.html", context, status=status)
+    context.update(
+        contract=contract,
+        fetched=fetched,
+        coverage=history.coverage(backend=backend_name, contract=contract, cycles=cycles),
+        new_cycle_url=reverse("invoices:new_cycle"),
+    )
+    return render(request, "invoices/coverage.html", context)
