@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -457,10 +458,13 @@ def history_csv_rows(form: HistoryFilterForm, *, chunk_size: int = 2000) -> Iter
         .order_by("-submitted_at", "-id")
         .values_list(*_HISTORY_CSV_FIELDS)
     )
-    for row in queryset.iterator(chunk_size=chunk_size):
-        row = list(row)
-        row[_TOTAL] = money.to_major(row[_TOTAL], row[_CURRENCY])
-        yield row
+    # Inside a transaction, PostgreSQL's server-side cursor streams as rows are fetched; in
+    # autocommit Django declares it WITH HOLD, which makes the server compute every row first.
+    with transaction.atomic():
+        for row in queryset.iterator(chunk_size=chunk_size):
+            row = list(row)
+            row[_TOTAL] = money.to_major(row[_TOTAL], row[_CURRENCY])
+            yield row
 
 
 # --- audit log -------------------------------------------------------------------------------
@@ -550,10 +554,11 @@ def audit_csv_rows(form: AuditFilterForm, *, chunk_size: int = 2000) -> Iterator
         .order_by("-at", "-seq")
         .values_list(*_AUDIT_CSV_FIELDS)
     )
-    for row in queryset.iterator(chunk_size=chunk_size):
-        row = list(row)
-        row[_DATA] = json.dumps(row[_DATA], sort_keys=True)
-        yield row
+    with transaction.atomic():  # a streaming cursor, as for the history (see above)
+        for row in queryset.iterator(chunk_size=chunk_size):
+            row = list(row)
+            row[_DATA] = json.dumps(row[_DATA], sort_keys=True)
+            yield row
 
 
 # --- contract coverage -----------------------------------------------------------------------
