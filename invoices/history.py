@@ -232,7 +232,7 @@ class HistoryFilterForm(_FilterForm):
         required=False,
         max_length=255,
         label="Customer",
-        help_text="Customer id, or part of the name.",
+        help_text="Its id, or part of its name.",
     )
     submitter = forms.ChoiceField(required=False, label="Submitted by")
     approver = forms.ChoiceField(required=False, label="Approved by")
@@ -240,14 +240,14 @@ class HistoryFilterForm(_FilterForm):
         required=False,
         max_length=3,
         label="Currency",
-        help_text="ISO code, e.g. USD. Needed to filter by total.",
+        help_text="ISO code; needed for totals.",
         widget=forms.TextInput(attrs={"list": "currency-codes", "size": 4}),
     )
     total_min = forms.CharField(
         required=False,
         max_length=32,
         label="Total from",
-        help_text="In the currency's units, e.g. 41.50.",
+        help_text="In its units: 41.50 USD.",
         widget=forms.TextInput(),
     )
     total_max = forms.CharField(
@@ -257,7 +257,7 @@ class HistoryFilterForm(_FilterForm):
     submitted_to = _date_field("Submitted up to")
     billed_from = _date_field(
         "Billing date from",
-        "Cycle invoices: the bill-for date; ad-hoc invoices: the first day of the period.",
+        "Bill-for date; ad-hoc: period start.",
     )
     billed_to = _date_field("Billing date up to")
 
