@@ -23,8 +23,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import DateTimeField, Exists, F, Func, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -36,6 +36,8 @@ from .selectors import CycleRow, cycle_rows
 
 S = Invoice.Status
 PAGE_SIZE = 50
+#: Invoices are submitted within days of their billing date; see HistoryFilterForm.avoid_time_index.
+RECENT_DAYS = 45
 COMMON_CURRENCIES = ("USD", "EUR", "GBP", "JPY", "KWD", "CHF", "CAD", "AUD")
 SYSTEM_ACTOR = "(system)"
 
@@ -102,21 +104,41 @@ def keyset_page(
     after: str = "",
     before: str = "",
     size: int = PAGE_SIZE,
+    avoid_time_index: bool = False,
 ) -> KeysetPage:
     """One page of `queryset`, newest first by (time_field, id_field), from a cursor.
 
     The position test is written as `t <= t0 AND (t < t0 OR id < id0)`: its first half bounds an
     index range scan on (time, id) on every database, the second only drops ties at the edge.
     An unreadable cursor shows the first page.
+
+    `avoid_time_index` is for filters whose matches all lie far down the (time, id) index (see
+    HistoryFilterForm.avoid_time_index): walking it newest first would pass every newer row
+    before finding one. The page's ids are then found through the filter's own index and sorted
+    (on PostgreSQL by an expression equal to the time, which the planner cannot read from the
+    (time, id) index; with inv_billing_sort_idx that is an index-only scan), and its rows are
+    fetched by id. The rows and their order are the same either way.
     """
     t, i = time_field, id_field
+    sort_t = _Unindexed(F(t)) if avoid_time_index and connection.vendor == "postgresql" else F(t)
+
+    def fetch(narrowed: QuerySet, newest_first: bool) -> list:
+        order = (sort_t.desc(), F(i).desc()) if newest_first else (sort_t.asc(), F(i).asc())
+        narrowed = narrowed.order_by(*order)
+        if not avoid_time_index:
+            return list(narrowed[: size + 1])
+        ids = list(narrowed.values_list(i, flat=True)[: size + 1])
+        found = {getattr(row, i): row for row in queryset.filter(**{f"{i}__in": ids})}
+        return [found[pk] for pk in ids]
+
     position = decode_cursor(after) if after else None
     if position is not None:
         t0, i0 = position
-        rows = list(
+        rows = fetch(
             queryset.filter(
                 Q(**{f"{t}__lte": t0}) & (Q(**{f"{t}__lt": t0}) | Q(**{f"{i}__lt": i0}))
-            ).order_by(f"-{t}", f"-{i}")[: size + 1]
+            ),
+            newest_first=True,
         )
         more = len(rows) > size
         rows = rows[:size]
@@ -129,10 +151,11 @@ def keyset_page(
     position = decode_cursor(before) if before else None
     if position is not None:
         t0, i0 = position
-        rows = list(
+        rows = fetch(
             queryset.filter(
                 Q(**{f"{t}__gte": t0}) & (Q(**{f"{t}__gt": t0}) | Q(**{f"{i}__gt": i0}))
-            ).order_by(t, i)[: size + 1]
+            ),
+            newest_first=False,
         )
         more = len(rows) > size
         rows = rows[:size]
@@ -142,10 +165,17 @@ def keyset_page(
         if len(rows) == size:  # exactly the first page
             return KeysetPage(rows, _cursor(rows[-1], t, i), None, size)
         # Fewer rows than a page before the cursor: that is the start; show a full first page.
-    rows = list(queryset.order_by(f"-{t}", f"-{i}")[: size + 1])
+    rows = fetch(queryset, newest_first=True)
     more = len(rows) > size
     rows = rows[:size]
     return KeysetPage(rows, _cursor(rows[-1], t, i) if more else None, None, size)
+
+
+class _Unindexed(Func):
+    """A timestamp column as `(col + INTERVAL '0 seconds')`: same value, no index order."""
+
+    template = "(%(expressions)s + INTERVAL '0 seconds')"
+    output_field = DateTimeField()
 
 
 def _cursor(row, time_field: str, id_field: str) -> str:
@@ -232,7 +262,7 @@ class HistoryFilterForm(_FilterForm):
         required=False,
         max_length=255,
         label="Customer",
-        help_text="Its id, or part of its name.",
+        help_text="Its exact id, or part of its name.",
     )
     submitter = forms.ChoiceField(required=False, label="Submitted by")
     approver = forms.ChoiceField(required=False, label="Approved by")
@@ -315,6 +345,15 @@ class HistoryFilterForm(_FilterForm):
             self.add_error("total_max", "The upper total must not be below the lower one.")
         return cleaned
 
+    @property
+    def avoid_time_index(self) -> bool:
+        """True when every match was billed more than RECENT_DAYS ago (a billing-date range that
+        ends before then): those invoices were submitted long ago too, so newest-first through
+        the submitted-at index would skip every newer invoice before finding one. Then the
+        billing-date index finds them and they are sorted (see keyset_page)."""
+        end = self.cleaned_data.get("billed_to")
+        return bool(end) and end < timezone.now().date() - timedelta(days=RECENT_DAYS)
+
     def filter(self, queryset: QuerySet) -> QuerySet:
         """`queryset` narrowed by the (valid) filters."""
         data = self.cleaned_data
@@ -324,8 +363,13 @@ class HistoryFilterForm(_FilterForm):
         if data.get("contract"):
             queryset = queryset.filter(contract_id=data["contract"])
         if data.get("customer"):
+            # An exact customer id wins; otherwise part of a name. (One indexed look-up, and
+            # each branch then has a plain, index-driven plan; an OR of both has neither.)
             value = data["customer"]
-            queryset = queryset.filter(Q(customer_id=value) | Q(customer_name__icontains=value))
+            if Invoice.objects.filter(customer_id=value).exists():
+                queryset = queryset.filter(customer_id=value)
+            else:
+                queryset = queryset.filter(customer_name__icontains=value)
         if data.get("submitter"):
             queryset = queryset.filter(submitted_by_id=self.user_ids[data["submitter"]])
         if data.get("approver"):
@@ -389,6 +433,7 @@ def history_page(form: HistoryFilterForm, *, user, after: str = "", before: str 
         after=after,
         before=before,
         size=size or PAGE_SIZE,
+        avoid_time_index=form.avoid_time_index,
     )
 
 

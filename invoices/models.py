@@ -137,10 +137,15 @@ class Invoice(models.Model):
             # History filters with keyset pagination on (submitted_at, id).
             models.Index(fields=["customer_id", "-submitted_at", "-id"], name="inv_customer_idx"),
             models.Index(fields=["submitted_by", "-submitted_at", "-id"], name="inv_submitter_idx"),
-            # The history's "billing date": bill-for date of a cycle, period start of an ad-hoc.
+            # The history's "billing date" (bill-for date of a cycle, period start of an ad-hoc),
+            # covering what its newest-first sort reads, so PostgreSQL sorts from the index alone.
             models.Index(
                 models.Func(F("bill_for"), F("period_start"), function="COALESCE"),
-                name="inv_billing_date_idx",
+                F("submitted_at"),
+                F("id"),
+                F("bill_for"),
+                F("period_start"),
+                name="inv_billing_sort_idx",
             ),
         ]
 
