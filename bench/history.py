@@ -134,9 +134,13 @@ def main() -> int:
         have = Invoice.objects.count()
     from django.db import connection
 
-    with connection.cursor() as cursor:  # fresh planner statistics, whatever happened before
-        cursor.execute("ANALYZE invoices_invoice")
-        cursor.execute("ANALYZE invoices_auditevent")
+    # As autovacuum leaves a settled database: planner statistics, and the visibility map that
+    # lets index-only scans skip the table.
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE) invoices_invoice")
+        cursor.execute("VACUUM (ANALYZE) invoices_auditevent")
+    print(f"vacuum analyze: {time.perf_counter() - started:.1f} s")
     print(f"{have:,} invoices in {args.database_url.rsplit('/', 1)[1]}\n")
     run(args)
     missed = [label for label, ok in RESULTS if not ok]

@@ -36,6 +36,8 @@ from .selectors import CycleRow, cycle_rows
 
 S = Invoice.Status
 PAGE_SIZE = 50
+#: Shortest substring searched for: PostgreSQL's trigram indexes need three characters.
+MIN_SEARCH = 3
 #: Invoices are submitted within days of their billing date; see HistoryFilterForm.avoid_time_index.
 RECENT_DAYS = 45
 COMMON_CURRENCIES = ("USD", "EUR", "GBP", "JPY", "KWD", "CHF", "CAD", "AUD")
@@ -246,7 +248,10 @@ class HistoryFilterForm(_FilterForm):
         required=False,
         max_length=100,
         label="Search",
-        help_text="Contract name, customer name, invoice number or local id (#123).",
+        help_text=(
+            "Part of a contract or customer name or of an invoice number (3 characters or "
+            "more), or a local id (#123)."
+        ),
         widget=forms.TextInput(attrs={"type": "search"}),
     )
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *S.choices])
@@ -314,10 +319,20 @@ class HistoryFilterForm(_FilterForm):
         return self.cleaned_data["contract"].strip()
 
     def clean_customer(self) -> str:
-        return self.cleaned_data["customer"].strip()
+        value = self.cleaned_data["customer"].strip()
+        if 0 < len(value) < MIN_SEARCH and not Invoice.objects.filter(customer_id=value).exists():
+            raise forms.ValidationError(
+                f"Type at least {MIN_SEARCH} characters of the name, or the exact customer id."
+            )
+        return value
 
     def clean_q(self) -> str:
-        return self.cleaned_data["q"].strip()
+        text = self.cleaned_data["q"].strip()
+        if 0 < len(text) < MIN_SEARCH and not text.removeprefix("#").isdigit():
+            raise forms.ValidationError(
+                f"Type at least {MIN_SEARCH} characters, or an invoice id such as #12."
+            )
+        return text
 
     def clean(self):
         cleaned = super().clean()
@@ -399,17 +414,18 @@ class HistoryFilterForm(_FilterForm):
 
 
 def search_q(text: str) -> Q:
-    """Free text: a substring of the contract name, customer name or invoice number, or the
-    local id itself ("123" or "#123")."""
+    """Free text: a substring (3 characters or more) of the contract name, customer name or
+    invoice number, or the local id itself ("123"; "#123" is only the id)."""
+    digits = text.removeprefix("#")
+    by_id = Q(pk=int(digits)) if digits.isdigit() and len(digits) < 19 else None
+    if len(text) < MIN_SEARCH or text.startswith("#"):
+        return by_id  # "#12" or "12": an id (substrings this short would match half the table)
     condition = (
         Q(contract_name__icontains=text)
         | Q(customer_name__icontains=text)
         | Q(upstream_number__icontains=text)
     )
-    digits = text.removeprefix("#")
-    if digits.isdigit() and len(digits) < 19:
-        condition |= Q(pk=int(digits))
-    return condition
+    return condition | by_id if by_id is not None else condition
 
 
 def history_queryset(user=None) -> QuerySet:

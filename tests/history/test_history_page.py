@@ -328,6 +328,26 @@ def test_search_by_local_id(client_for, auditor, make_invoice):
     assert shown_ids(get(client, q=f"#{wanted.pk}")) == [wanted.pk]
 
 
+def test_short_searches_are_ids_or_a_clear_error(client_for, auditor, make_invoice):
+    wanted = make_invoice(customer_name="AB Foods")
+    client = client_for(auditor)
+    response = get(client, q="ab")
+    assert response.status_code == 422
+    assert "Type at least 3 characters, or an invoice id such as #12." in response.content.decode()
+    assert shown_ids(get(client, q=str(wanted.pk))) == [wanted.pk]  # short digits: the id
+    assert shown_ids(get(client, q="AB ")) == []  # stripped: "AB" is too short
+    assert get(client, q="AB ").status_code == 422
+
+
+def test_short_customer_values_must_be_an_exact_id(client_for, auditor, make_invoice):
+    wanted = make_invoice(customer_id="c7", customer_name="Initech")
+    client = client_for(auditor)
+    assert shown_ids(get(client, customer="c7")) == [wanted.pk]
+    response = get(client, customer="In")
+    assert response.status_code == 422
+    assert "Type at least 3 characters of the name" in response.content.decode()
+
+
 def test_search_treats_like_wildcards_literally(client_for, auditor, make_invoice):
     wanted = make_invoice(customer_name="100% Cotton_Co")
     make_invoice(customer_name="1000 Cottons")
