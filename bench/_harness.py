@@ -1012,18 +1012,6 @@ def cpu_times() -> tuple[float, float]:
     return sum(fields) - idle, sum(fields)
 
 
-def process_cpu_s(pids: Iterable[int]) -> float:
-    """User + system CPU seconds used so far by these processes."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            after = stat.rsplit(")", 1)[1].split()
-            total += (float(after[11]) + float(after[12])) / tick
-    return total
-
-
 @dataclass
 class RunResult:
     sign_in: list[Sample]
