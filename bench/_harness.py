@@ -78,7 +78,7 @@ class Config:
     workdir: Path
     port: int = field(default_factory=free_port)
     workers: int = 2
-    threads: int = 1
+    threads: int = 4
 
     @property
     def base_url(self) -> str:

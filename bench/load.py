@@ -1,7 +1,7 @@
 """Load benchmark: simulated people against gunicorn + PostgreSQL + Redis + a slow billing backend.
 
     .venv/bin/python bench/load.py [--people 20] [--duration 60] [--backend-latency-ms 100]
-                                   [--think-ms 1000] [--bare-duration 20] [--threads 1]
+                                   [--think-ms 1000] [--bare-duration 20] [--threads 4]
 
 Sets up what README "Running in production" describes, on loopback (see bench/_harness.py): its
 own PostgreSQL database `billing_admin_load` (dropped, created, migrated and seeded on every run),
@@ -79,7 +79,7 @@ def parse_args(argv):
         "--warmup", type=float, default=5, help="first seconds of each phase left out of the table"
     )
     parser.add_argument("--workers", type=int, default=2, help="GUNICORN_WORKERS")
-    parser.add_argument("--threads", type=int, default=1, help="GUNICORN_THREADS")
+    parser.add_argument("--threads", type=int, default=4, help="GUNICORN_THREADS")
     parser.add_argument("--redis-db", type=int, default=13)
     parser.add_argument("--strict", action="store_true", help="exit 2 if a target is missed")
     return parser.parse_args(argv)

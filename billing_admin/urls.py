@@ -20,3 +20,4 @@ urlpatterns = [
 ]
 
 handler403 = "invoices.views.permission_denied"
+handler500 = "billing_admin.views.server_error"

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from .backends import cycle_backend
 from .backends.base import BillingCycle, Contract
+from .backends.http import concurrently
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,26 @@ def billing_cycles(
         "cycles", contract_id, lambda: cycle_backend().list_billing_cycles(contract_id), refresh
     )
     return fetched.value, fetched
+
+
+def contract_and_cycles(
+    contract_id: str, *, refresh: bool = False
+) -> tuple[Contract, tuple[BillingCycle, ...], Fetched]:
+    """A contract and its cycles. When both must be fetched from a remote backend, the two reads
+    go out at the same time (one round trip of waiting instead of two)."""
+    both_missing = refresh or (
+        cache.get(_key("contract", contract_id)) is None
+        and cache.get(_key("cycles", contract_id)) is None
+    )
+    if both_missing and getattr(cycle_backend(), "concurrent_reads", False):
+        (contract_value, _), (cycles_value, fetched) = concurrently(
+            lambda: contract(contract_id, refresh=True),
+            lambda: billing_cycles(contract_id, refresh=True),
+        )
+        return contract_value, cycles_value, fetched
+    contract_value, _ = contract(contract_id, refresh=refresh)
+    cycles_value, fetched = billing_cycles(contract_id, refresh=refresh)
+    return contract_value, cycles_value, fetched
 
 
 def forget(contract_id: str) -> None:

@@ -291,9 +291,6 @@ def invoice_submit_cycle(
         draft_id = backend.generate_draft(
             contract_id=contract.id, customer_id=contract.customer.id, cycle=cycle
         )
-        draft = backend.get_draft(draft_id)
-        lines = snapshot_lines(draft.lines, contract.currency)
-        total_minor = money.to_minor(draft.total, contract.currency)
     except CycleNotMatched:
         _abandon_intent(intent, actor, "the backend matched no billing cycle")
         backend_cache.forget(contract_id)
@@ -310,9 +307,28 @@ def invoice_submit_cycle(
             "it cannot be invoiced again (corrections go through a credit note).",
             None,
         ) from None
-    except (BackendError, money.MoneyError) as exc:
+    except BackendError as exc:
         _abandon_intent(intent, actor, str(exc))
         raise
+    # The draft exists upstream now: remember its id at once, so that whatever happens next
+    # (a failure below, a crash) reconcile knows which draft to take back.
+    Invoice.objects.filter(pk=intent.pk, status=S.SUBMITTING).update(upstream_id=draft_id)
+    try:
+        draft = backend.get_draft(draft_id)
+        lines = snapshot_lines(draft.lines, contract.currency)
+        total_minor = money.to_minor(draft.total, contract.currency)
+    except (BackendError, money.MoneyError) as exc:
+        taken_back = _delete_draft_quietly(backend, draft_id)
+        _abandon_intent(intent, actor, f"the draft could not be read back: {exc}")
+        raise UpstreamFailed(
+            "The billing backend generated the draft but it could not be read back "
+            f"({exc}). Nothing was submitted for approval; "
+            + (
+                "the draft was taken back. Try again."
+                if taken_back
+                else "trying again is safe: the backend keeps one draft per billing cycle."
+            )
+        ) from None
 
     if not confirm_empty and (not lines or total_minor == 0):
         # Nothing approvable was asked for: take the draft back and ask for a confirmation.
@@ -477,6 +493,8 @@ def invoice_approve(*, actor: AbstractBaseUser, invoice_id: int, seen_hash: str)
         try:
             draft = backend.get_draft(invoice.upstream_id)
         except NotFoundUpstream:
+            # Another manager may have rejected it (deleting the draft) a moment ago.
+            _check_approvable(actor, Invoice.objects.get(pk=invoice_id), seen_hash)
             raise UpstreamFailed(
                 "The backend no longer has this invoice's draft. Reject it so the clerk can "
                 "submit the cycle again."
@@ -780,11 +798,29 @@ def invoice_reconcile(*, invoice_id: int, actor=None) -> ReconcileResult:
     invoice = Invoice.objects.get(pk=invoice_id)
     before = invoice.status
     if invoice.status == S.SUBMITTING:
-        # The request died between claiming the cycle and recording the draft. Generation
-        # replaces drafts, so any orphan draft is superseded by the next submission; the intent
-        # never became a submission and is dropped.
+        # The request died between claiming the cycle and recording the draft's lines: the
+        # intent never became a submission. Its draft, if the backend had made one and we had
+        # learned its id, is taken back; a draft whose id we never learned is replaced by the
+        # next submission of the cycle (the backend keeps one draft per cycle).
+        detail = "interrupted submission dropped"
+        if invoice.upstream_id:
+            backend = cycle_backend()
+            try:
+                status = backend.get_draft(invoice.upstream_id).status.lower()
+            except NotFoundUpstream:
+                status = "gone"
+            if status not in ("draft", "gone"):
+                return ReconcileResult(
+                    invoice_id,
+                    before,
+                    before,
+                    f"needs a person: its draft {invoice.upstream_id} is {status} upstream",
+                )
+            if status == "draft":
+                backend.delete_draft(invoice.upstream_id)
+                detail += f"; its draft {invoice.upstream_id} was taken back"
         _abandon_intent(invoice, actor, "interrupted submission settled by reconcile")
-        return ReconcileResult(invoice_id, before, "dropped", "interrupted submission dropped")
+        return ReconcileResult(invoice_id, before, "dropped", detail)
     if invoice.status not in (S.APPROVING, S.FAILED):
         if invoice.upstream_cleanup_pending:
             ok = invoice_cleanup_upstream(invoice_id=invoice_id, actor=actor)

@@ -83,7 +83,9 @@ def new_cycle(request):
             context.update(previous=previous, previous_id=previous.pk)
 
     target = request.htmx.target if request.htmx else None
-    if target == "contract-results" or q or not contract_id:
+    # The contract list is asked of the backend only where it is shown: not when htmx swaps
+    # the contract or the preview part in.
+    if target == "contract-results" or (target is None and (q or not contract_id)):
         try:
             context["results"] = cycle_backend().search_contracts(
                 query=q, cursor=search.cleaned_data.get("cursor") or None, limit=PAGE_SIZE
@@ -108,8 +110,7 @@ def _workspace(context: dict, contract_id: str, cycle_key: str, *, refresh: bool
     """Fill the contract / cycles / preview part of the page; returns an error status or None."""
     context["contract_id"] = contract_id
     try:
-        contract, _ = backend_cache.contract(contract_id, refresh=refresh)
-        cycles, fetched = backend_cache.billing_cycles(contract_id, refresh=refresh)
+        contract, cycles, fetched = backend_cache.contract_and_cycles(contract_id, refresh=refresh)
     except BackendError as exc:
         context["workspace_problem"] = _backend_problem(exc)
         return 404 if getattr(exc, "status", None) == 404 else 503
@@ -204,6 +205,10 @@ def submit_cycle(request):
         context["submit_problem"] = {"message": exc.message}
         context["needs_confirmation"] = True
         status = 422
+    except services.UpstreamFailed as exc:
+        _workspace(context, data["contract"], data["cycle"], refresh=False)
+        context["submit_problem"] = {"message": exc.message}
+        status = 503
     except services.ServiceError as exc:
         _workspace(context, data["contract"], data["cycle"], refresh=False)
         context["submit_problem"] = {"message": exc.message}

@@ -20,12 +20,14 @@ Tests inject `sleep` (and `jitter`) to keep backoff tests fast and deterministic
 
 from __future__ import annotations
 
+import contextvars
 import email.utils
 import json
 import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -58,6 +60,18 @@ TOTAL_SLEEP_CAP_S = 8.0
 
 UNREADABLE = "the backend sent a reply that could not be read"
 MAX_MESSAGE_CHARS = 300
+
+# Threads for concurrent reads, shared by every client of the process (a few are enough: each
+# request asks for at most two things at once).
+_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="backend-read")
+
+
+def concurrently(*calls: Callable[[], Any]) -> list[Any]:
+    """Run independent reads at the same time (one round trip of waiting instead of several);
+    results in order; the first failure is raised. Each call keeps the caller's context (the
+    request id in its log lines)."""
+    futures = [_POOL.submit(contextvars.copy_context().run, call) for call in calls]
+    return [future.result() for future in futures]
 
 
 class ReplyLost(BackendUnavailable):
@@ -201,6 +215,8 @@ class HttpClient:
 
     def close(self) -> None:
         self._client.close()
+
+    concurrently = staticmethod(lambda *calls: concurrently(*calls))
 
     # --- safety ------------------------------------------------------------------------------
     def redact(self, text: str) -> str:

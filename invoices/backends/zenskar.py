@@ -204,6 +204,8 @@ class ZenskarBackend:
 
     name = NAME
     preview_is_exact = False
+    # Independent reads may run at the same time (see backend_cache.contract_and_cycles).
+    concurrent_reads = True
 
     def __init__(self, *, http: HttpClient, base_url: str, organisation: str, api_key: str):
         self.http = http
@@ -507,10 +509,14 @@ class ZenskarBackend:
 
     def get_draft(self, invoice_id: str) -> Draft:
         path = f"/invoices/{_id_path(invoice_id, 'invoice')}"
-        invoice = self.http.request("GET", path).json()
+        invoice_reply, items_reply = self.http.concurrently(
+            lambda: self.http.request("GET", path),
+            lambda: self.http.request("GET", f"{path}/line_items"),
+        )
+        invoice = invoice_reply.json()
         if not isinstance(invoice, dict):
             raise _unreadable("the invoice is not an object")
-        items = self.http.request("GET", f"{path}/line_items").json()
+        items = items_reply.json()
         if isinstance(items, dict):
             items = items.get("lines", items.get("results"))
         if not isinstance(items, list):

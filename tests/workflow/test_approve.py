@@ -294,3 +294,19 @@ def test_the_database_refuses_a_second_live_invoice_for_a_cycle(fake, clerk):
                 if f.attname not in ("id", "lineage", "previous_id")
             }
         )
+
+
+def test_approval_racing_a_rejection_is_told_it_was_rejected(fake, clerk, manager, manager2):
+    invoice = submitted(clerk)
+    real_get_draft = fake.get_draft
+
+    def rejected_meanwhile(invoice_id):
+        # manager2 rejects (deleting the draft) between manager's checks and the backend read.
+        services.invoice_reject(actor=manager2, invoice_id=invoice.pk, reason="duplicate")
+        return real_get_draft(invoice_id)
+
+    fake.get_draft = rejected_meanwhile
+    with pytest.raises(services.InvalidTransition, match="rejected"):
+        approve(manager, invoice)
+    assert Invoice.objects.get().status == S.REJECTED
+    assert fake.calls["approve_draft"] == 0

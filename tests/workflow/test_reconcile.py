@@ -137,3 +137,37 @@ def test_reconcile_when_the_backend_is_down_tries_again_later(fake, clerk, manag
     assert "backend unavailable" in reconcile()
     assert Invoice.objects.get().status == S.FAILED
     assert "failed -> pending_approval" in reconcile()
+
+
+def test_a_draft_generated_before_a_crash_is_taken_back_by_reconcile(fake, clerk, monkeypatch):
+    def die(*args, **kwargs):
+        raise Crash
+
+    monkeypatch.setattr(services, "snapshot_lines", die)
+    with pytest.raises(Crash):
+        submitted(clerk)
+    monkeypatch.undo()
+    intent = Invoice.objects.get()
+    assert intent.upstream_id in fake.drafts  # the id was recorded as soon as it existed
+    output = reconcile()
+    assert f"its draft {intent.upstream_id} was taken back" in output
+    assert fake.drafts == {}
+    assert not Invoice.objects.exists()
+
+
+def test_an_interrupted_submission_whose_draft_was_approved_elsewhere_needs_a_person(
+    fake, clerk, monkeypatch
+):
+    def die(*args, **kwargs):
+        raise Crash
+
+    monkeypatch.setattr(services, "snapshot_lines", die)
+    with pytest.raises(Crash):
+        submitted(clerk)
+    monkeypatch.undo()
+    intent = Invoice.objects.get()
+    fake.drafts[intent.upstream_id].status = "approved"  # someone approved it in the vendor's UI
+    output = reconcile()
+    assert "needs a person" in output
+    assert Invoice.objects.get().status == S.SUBMITTING  # it still holds the cycle
+    assert fake.drafts[intent.upstream_id].status == "approved"

@@ -154,3 +154,14 @@ def test_only_clerks_submit(fake, manager, auditor, outsider):
         with pytest.raises(services.NotAllowed):
             submit(person)
     assert fake.calls["generate_draft"] == 0
+
+
+def test_a_draft_that_cannot_be_read_back_is_taken_back_and_explained(fake, clerk):
+    fake.fail("get_draft", BackendUnavailable("read timed out"))
+    with pytest.raises(services.UpstreamFailed) as caught:
+        submit(clerk)
+    assert "could not be read back" in caught.value.message
+    assert "Nothing was submitted" in caught.value.message
+    assert fake.drafts == {}
+    assert not Invoice.objects.exists()
+    assert submit(clerk).invoice.status == Invoice.Status.PENDING

@@ -404,3 +404,23 @@ def test_inbox_mine_and_detail_have_a_fixed_query_budget(client_for, clerk, mana
         with count_queries() as q:
             assert client.get(page).status_code == 200
         assert len(q) <= 12, (page, len(q))
+
+
+def test_opening_a_contract_from_search_results_does_not_search_again(client_for, clerk, fake):
+    client = client_for(clerk)
+    client.get(url(q="acme"))
+    assert fake.calls["search_contracts"] == 1
+    response = client.get(
+        url(q="acme", contract="c-1"), headers={"HX-Request": "true", "HX-Target": "workspace"}
+    )
+    assert response.status_code == 200
+    assert 'id="workspace"' in response.content.decode()
+    assert fake.calls["search_contracts"] == 1
+
+
+def test_a_draft_that_cannot_be_read_back_is_explained_with_a_retry(client_for, clerk, fake):
+    fake.fail("get_draft", BackendUnavailable("read timed out"))
+    response = post_submit(client_for(clerk))
+    assert response.status_code == 503
+    assert "could not be read back" in response.content.decode()
+    assert not Invoice.objects.exists()
