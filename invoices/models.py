@@ -147,6 +147,12 @@ class Invoice(models.Model):
                 F("period_start"),
                 name="inv_billing_sort_idx",
             ),
+            # A clerk's "needs changes": their rejected invoices, latest decision first.
+            models.Index(
+                fields=["submitted_by", "-decided_at"],
+                condition=Q(status="rejected"),
+                name="inv_sent_back_idx",
+            ),
         ]
 
     def __str__(self) -> str:

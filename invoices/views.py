@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, retarget
 
 from . import backend_cache, money, roles, selectors, services
@@ -56,8 +57,10 @@ def _backend_problem(exc: BackendError) -> dict:
 
 
 def _fragment(request, template: str, fragment: str) -> str:
-    """The whole page, or only `fragment` when htmx asks for that part of it."""
-    if request.htmx and not request.htmx.boosted:
+    """The whole page, or only `fragment` when htmx asks for that part of it (not when it
+    restores a page from history: then it needs all of it)."""
+    htmx = request.htmx
+    if htmx and not htmx.boosted and not htmx.history_restore_request:
         return f"{template}#{fragment}"
     return template
 
@@ -65,6 +68,7 @@ def _fragment(request, template: str, fragment: str) -> str:
 # --- clerk: new cycle invoice ---------------------------------------------------------------
 @require_GET
 @permission_required(roles.SUBMIT, raise_exception=True)
+@vary_on_headers("HX-Request", "HX-Target", "HX-History-Restore-Request")
 def new_cycle(request):
     """Step 1 (search), 2 (?contract=: the contract and its cycles), 3 (&cycle=: the preview)."""
     template = "invoices/new_cycle.html"
@@ -82,7 +86,8 @@ def new_cycle(request):
         if previous is not None and previous.status == Invoice.Status.REJECTED:
             context.update(previous=previous, previous_id=previous.pk)
 
-    target = request.htmx.target if request.htmx else None
+    htmx = request.htmx
+    target = htmx.target if htmx and not htmx.history_restore_request else None
     # The contract list is asked of the backend only where it is shown: not when htmx swaps
     # the contract or the preview part in.
     if target == "contract-results" or (target is None and (q or not contract_id)):

@@ -424,3 +424,13 @@ def test_a_draft_that_cannot_be_read_back_is_explained_with_a_retry(client_for, 
     assert response.status_code == 503
     assert "could not be read back" in response.content.decode()
     assert not Invoice.objects.exists()
+
+
+def test_going_back_restores_the_whole_page_not_a_fragment(client_for, clerk, fake):
+    response = client_for(clerk).get(
+        url(contract="c-1", cycle=MAY.key),
+        headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    )
+    html = response.content.decode()
+    assert "<html" in html and "Find the contract" in html
+    assert "HX-Request" in response["Vary"]
