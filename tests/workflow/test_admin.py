@@ -90,3 +90,21 @@ def test_auditors_export_audit_events_as_csv(client, auditor, invoice):
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0][0] == "seq"
     assert [r[3] for r in rows[1:]] == ["invoice.submitted", "auth.signed_in"]
+
+
+def test_auditors_read_the_engines_records_but_change_nothing(client, auditor):
+    from billing_engine.models import Contract
+    from tests.engine.factories import worked_example_contract
+
+    contract = worked_example_contract()
+    client.force_login(auditor)
+    assert client.get(reverse("admin:billing_engine_contract_changelist")).status_code == 200
+    page = client.get(reverse("admin:billing_engine_contract_change", args=[contract.pk]))
+    assert page.status_code == 200
+    assert b'name="name"' not in page.content  # read-only
+    assert client.get(reverse("admin:billing_engine_contract_add")).status_code == 403
+    response = client.post(
+        reverse("admin:billing_engine_contract_change", args=[contract.pk]), {"name": "x"}
+    )
+    assert response.status_code == 403
+    assert Contract.objects.get(pk=contract.pk).name == contract.name
