@@ -317,7 +317,8 @@ def drill_worker(rig: Rig) -> Drill:
     samples2 = [
         dataclasses.replace(s, t=s.t + offset) for s in approvals.sign_in + approvals.samples
     ]
-    drill.transport_allowed = len(kills)
+    # A killed worker takes every request its threads were serving down with it.
+    drill.transport_allowed = len(kills) * rig.config.threads
     drill.windows = [(offset + k["t"] - hold_s - 1, offset + k["t"] + GRACE_S) for k in kills]
     drill.checks.append(
         Check(
@@ -610,7 +611,8 @@ def check_http(drill: Drill, samples: list[h.Sample]) -> list[Check]:
     transport = [s for s in errors if s.status is None]
     checks.append(
         Check(
-            f"transport errors: at most {drill.transport_allowed} (requests on a killed worker)",
+            f"transport errors: at most {drill.transport_allowed} "
+            "(requests in flight on a killed worker's threads)",
             len(transport) <= drill.transport_allowed
             or (
                 drill.window_policy == "allowed" and not [s for s in transport if not in_window(s)]

@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from django.urls import path
 from django.views.decorators.http import require_GET
 
-from billing_admin.urls import handler403
+from billing_admin.urls import handler403, handler500
 from billing_admin.urls import urlpatterns as project_urlpatterns
 
 
@@ -24,4 +24,4 @@ def bare(request):
 
 urlpatterns = [path("bench/bare", bare, name="bench_bare"), *project_urlpatterns]
 
-__all__ = ["handler403", "urlpatterns"]
+__all__ = ["handler403", "handler500", "urlpatterns"]
