@@ -1,11 +1,9 @@
 """The auditors' read-only window: invoices and audit events, for everyone read-only."""
 
-import json
-
 from django.contrib import admin
 from django.utils import timezone
 
-from . import money, roles
+from . import history, money, roles
 from .exports import csv_response
 from .models import AuditEvent, Invoice
 
@@ -70,60 +68,14 @@ class InvoiceAdmin(ReadOnlyAdmin):
     ordering = ("-submitted_at", "-id")
     show_full_result_count = False
 
-    csv_header = [
-        "id",
-        "version",
-        "kind",
-        "backend",
-        "status",
-        "contract_id",
-        "contract_name",
-        "customer_id",
-        "customer_name",
-        "cycle_name",
-        "bill_for_date",
-        "currency",
-        "total",
-        "submitted_by",
-        "submitted_at",
-        "decided_by",
-        "decided_at",
-        "decision_reason",
-        "upstream_id",
-        "upstream_number",
-        "content_hash",
-    ]
+    csv_header = history.HISTORY_CSV_HEADER
 
     @admin.display(description="Total", ordering="total_minor")
     def total_display(self, obj):
         return money.format_money(obj.total_minor, obj.currency)
 
     def csv_rows(self, queryset):
-        queryset = queryset.select_related("submitted_by", "decided_by").order_by("id")
-        for inv in queryset.iterator(chunk_size=2000):
-            yield [
-                inv.pk,
-                inv.version,
-                inv.kind,
-                inv.backend,
-                inv.status,
-                inv.contract_id,
-                inv.contract_name,
-                inv.customer_id,
-                inv.customer_name,
-                inv.cycle_name,
-                inv.bill_for,
-                inv.currency,
-                money.to_major(inv.total_minor, inv.currency),
-                inv.submitted_by.get_username(),
-                inv.submitted_at,
-                inv.decided_by.get_username() if inv.decided_by else "",
-                inv.decided_at,
-                inv.decision_reason,
-                inv.upstream_id,
-                inv.upstream_number,
-                inv.content_hash,
-            ]
+        return history.invoice_csv_rows(queryset.order_by("id"))
 
 
 @admin.register(AuditEvent)
@@ -136,23 +88,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "at"
     show_full_result_count = False
 
-    csv_header = ["seq", "at", "actor", "action", "invoice_id", "from_status", "to_status",
-                  "reason", "request_id", "ip", "data", "prev_hash", "hash"]  # fmt: skip
+    csv_header = history.AUDIT_CSV_HEADER
 
     def csv_rows(self, queryset):
-        for e in queryset.order_by("seq").iterator(chunk_size=2000):
-            yield [
-                e.seq,
-                e.at,
-                e.actor_username,
-                e.action,
-                e.invoice_id,
-                e.from_status,
-                e.to_status,
-                e.reason,
-                e.request_id,
-                e.ip,
-                json.dumps(e.data, sort_keys=True),
-                e.prev_hash,
-                e.hash,
-            ]
+        return history.audit_event_csv_rows(queryset.order_by("seq"))

@@ -509,23 +509,24 @@ _TOTAL = _HISTORY_CSV_FIELDS.index("total_minor")
 _CURRENCY = _HISTORY_CSV_FIELDS.index("currency")
 
 
-def history_csv_rows(form: HistoryFilterForm, *, chunk_size: int = 2000) -> Iterator[list]:
-    """Every invoice of the filtered view, newest first, streamed from a server-side cursor.
-
-    Plain tuples (no model instances) keep it fast; totals in major units beside their code.
-    """
-    queryset = (
-        form.filter(Invoice.objects.all())
-        .order_by("-submitted_at", "-id")
-        .values_list(*_HISTORY_CSV_FIELDS)
-    )
+def invoice_csv_rows(queryset, *, chunk_size: int = 2000) -> Iterator[list]:
+    """CSV rows (HISTORY_CSV_HEADER) of the invoices in `queryset`, in its order, streamed from
+    a server-side cursor. Plain tuples (no model instances) keep it fast; totals in major units
+    beside their currency code. Used by the history export and the admin's."""
+    rows = queryset.values_list(*_HISTORY_CSV_FIELDS)
     # Inside a transaction, PostgreSQL's server-side cursor streams as rows are fetched; in
     # autocommit Django declares it WITH HOLD, which makes the server compute every row first.
     with transaction.atomic():
-        for row in queryset.iterator(chunk_size=chunk_size):
+        for row in rows.iterator(chunk_size=chunk_size):
             row = list(row)
             row[_TOTAL] = money.to_major(row[_TOTAL], row[_CURRENCY])
             yield row
+
+
+def history_csv_rows(form: HistoryFilterForm, *, chunk_size: int = 2000) -> Iterator[list]:
+    """Every invoice of the filtered view, newest first."""
+    queryset = form.filter(Invoice.objects.all()).order_by("-submitted_at", "-id")
+    return invoice_csv_rows(queryset, chunk_size=chunk_size)
 
 
 # --- audit log -------------------------------------------------------------------------------
@@ -608,18 +609,20 @@ _AUDIT_CSV_FIELDS = ("seq", "at", "actor_username", "action", "invoice_id", "fro
 _DATA = _AUDIT_CSV_FIELDS.index("data")
 
 
-def audit_csv_rows(form: AuditFilterForm, *, chunk_size: int = 2000) -> Iterator[list]:
-    """Every event of the filtered view, newest first, streamed from a server-side cursor."""
-    queryset = (
-        form.filter(AuditEvent.objects.all())
-        .order_by("-at", "-seq")
-        .values_list(*_AUDIT_CSV_FIELDS)
-    )
-    with transaction.atomic():  # a streaming cursor, as for the history (see above)
-        for row in queryset.iterator(chunk_size=chunk_size):
+def audit_event_csv_rows(queryset, *, chunk_size: int = 2000) -> Iterator[list]:
+    """CSV rows (AUDIT_CSV_HEADER) of the events in `queryset`, in its order, streamed."""
+    rows = queryset.values_list(*_AUDIT_CSV_FIELDS)
+    with transaction.atomic():  # a streaming cursor, as for invoices (see above)
+        for row in rows.iterator(chunk_size=chunk_size):
             row = list(row)
             row[_DATA] = json.dumps(row[_DATA], sort_keys=True)
             yield row
+
+
+def audit_csv_rows(form: AuditFilterForm, *, chunk_size: int = 2000) -> Iterator[list]:
+    """Every event of the filtered view, newest first."""
+    queryset = form.filter(AuditEvent.objects.all()).order_by("-at", "-seq")
+    return audit_event_csv_rows(queryset, chunk_size=chunk_size)
 
 
 # --- contract coverage -----------------------------------------------------------------------

@@ -283,19 +283,11 @@ def _done(request, pk: int, text: str):
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
-@require_POST
-@permission_required(roles.APPROVE, raise_exception=True)
-def approve(request, pk: int):
-    get_object_or_404(Invoice, pk=pk)
-    form = ApproveForm(request.POST)
-    if not form.is_valid():
-        return _detail_with_problem(
-            request, pk, {"message": "The approval form was incomplete; try again."}, status=400
-        )
+def _decide(request, pk: int, action, done: str):
+    """Run a decision service and show its outcome on the invoice page: a refusal or a backend
+    failure inline with the status that says what it was, success as a message."""
     try:
-        invoice = services.invoice_approve(
-            actor=request.user, invoice_id=pk, seen_hash=form.cleaned_data["content_hash"]
-        )
+        action()
     except services.NotAllowed as exc:
         return _detail_with_problem(request, pk, {"message": exc.message}, status=403)
     except services.DraftDrifted as exc:
@@ -308,24 +300,38 @@ def approve(request, pk: int):
         return _detail_with_problem(request, pk, {"message": exc.message}, status=409)
     except BackendError as exc:
         return _detail_with_problem(request, pk, _backend_problem(exc), status=503)
-    return _done(request, invoice.pk, "Invoice approved and sent to the billing backend.")
+    return _done(request, pk, done)
+
+
+@require_POST
+@permission_required(roles.APPROVE, raise_exception=True)
+def approve(request, pk: int):
+    get_object_or_404(Invoice, pk=pk)
+    form = ApproveForm(request.POST)
+    if not form.is_valid():
+        return _detail_with_problem(
+            request, pk, {"message": "The approval form was incomplete; try again."}, status=400
+        )
+    return _decide(
+        request,
+        pk,
+        lambda: services.invoice_approve(
+            actor=request.user, invoice_id=pk, seen_hash=form.cleaned_data["content_hash"]
+        ),
+        "Invoice approved and sent to the billing backend.",
+    )
 
 
 @require_POST
 @permission_required(roles.APPROVE, raise_exception=True)
 def retry(request, pk: int):
     get_object_or_404(Invoice, pk=pk)
-    try:
-        invoice = services.invoice_retry(actor=request.user, invoice_id=pk)
-    except services.NotAllowed as exc:
-        return _detail_with_problem(request, pk, {"message": exc.message}, status=403)
-    except services.UpstreamFailed as exc:
-        return _detail_with_problem(request, pk, {"message": exc.message}, status=502)
-    except services.ServiceError as exc:
-        return _detail_with_problem(request, pk, {"message": exc.message}, status=409)
-    except BackendError as exc:
-        return _detail_with_problem(request, pk, _backend_problem(exc), status=503)
-    return _done(request, invoice.pk, "Invoice approved and sent to the billing backend.")
+    return _decide(
+        request,
+        pk,
+        lambda: services.invoice_retry(actor=request.user, invoice_id=pk),
+        "Invoice approved and sent to the billing backend.",
+    )
 
 
 @require_POST
@@ -335,34 +341,28 @@ def reject(request, pk: int):
     form = RejectForm(request.POST)
     if not form.is_valid():
         return _detail_with_problem(
-            request,
-            pk,
-            {"message": "A rejection needs a reason."},
-            status=422,
-            reject_form=form,
+            request, pk, {"message": "A rejection needs a reason."}, status=422, reject_form=form
         )
-    try:
-        services.invoice_reject(
+    return _decide(
+        request,
+        pk,
+        lambda: services.invoice_reject(
             actor=request.user, invoice_id=pk, reason=form.cleaned_data["reason"]
-        )
-    except services.NotAllowed as exc:
-        return _detail_with_problem(request, pk, {"message": exc.message}, status=403)
-    except services.ServiceError as exc:
-        return _detail_with_problem(request, pk, {"message": exc.message}, status=409)
-    return _done(request, pk, "Invoice rejected; the clerk has been told why.")
+        ),
+        "Invoice rejected; the clerk has been told why.",
+    )
 
 
 @require_POST
 @permission_required(roles.SUBMIT, raise_exception=True)
 def withdraw(request, pk: int):
     get_object_or_404(Invoice, pk=pk)
-    try:
-        services.invoice_withdraw(actor=request.user, invoice_id=pk)
-    except services.NotAllowed as exc:
-        return _detail_with_problem(request, pk, {"message": exc.message}, status=403)
-    except services.ServiceError as exc:
-        return _detail_with_problem(request, pk, {"message": exc.message}, status=409)
-    return _done(request, pk, "Invoice withdrawn.")
+    return _decide(
+        request,
+        pk,
+        lambda: services.invoice_withdraw(actor=request.user, invoice_id=pk),
+        "Invoice withdrawn.",
+    )
 
 
 @require_GET

@@ -23,8 +23,6 @@ from .views import _backend_problem
 
 #: Rows per page on the history and audit pages.
 PAGE_SIZE = history.PAGE_SIZE
-#: CSV rows joined into one chunk of the streamed response (fewer, larger writes).
-CSV_ROWS_PER_CHUNK = 200
 
 
 def _wants_fragment(request) -> bool:
@@ -63,25 +61,6 @@ def _list_page(request, template: str, form, page_of, export_name: str, extra: d
         cursor = [(k, request.GET[k]) for k in ("after", "before") if request.GET.get(k)]
         push_url(response, request.path + "?" + urlencode(form.query_items() + cursor))
     patch_vary_headers(response, ("HX-Request", "HX-History-Restore-Request"))
-    return response
-
-
-def _stream_csv(filename: str, header: list[str], rows):
-    """exports.csv_response, with rows joined into chunks so the server writes fewer pieces."""
-    response = csv_response(filename, header, rows)
-    lines = response.streaming_content
-
-    def chunks():
-        buffer = []
-        for line in lines:
-            buffer.append(line)
-            if len(buffer) >= CSV_ROWS_PER_CHUNK:
-                yield b"".join(buffer)
-                buffer.clear()
-        if buffer:
-            yield b"".join(buffer)
-
-    response.streaming_content = chunks()
     return response
 
 
@@ -124,7 +103,7 @@ def history_export(request):
         return _list_page(
             request, "invoices/history.html", form, None, "invoices:history_export", {}
         )
-    return _stream_csv(
+    return csv_response(
         f"invoice-history-{_stamp()}.csv",
         history.HISTORY_CSV_HEADER,
         history.history_csv_rows(form),
@@ -149,7 +128,7 @@ def audit_export(request):
         return _list_page(
             request, "invoices/audit_log.html", form, None, "invoices:audit_export", {}
         )
-    return _stream_csv(
+    return csv_response(
         f"audit-log-{_stamp()}.csv", history.AUDIT_CSV_HEADER, history.audit_csv_rows(form)
     )
 

@@ -74,7 +74,7 @@ def test_auditors_export_invoices_as_csv(client, auditor, invoice):
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv"
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0][:3] == ["id", "version", "kind"]
+    assert rows[0][:4] == ["id", "version", "previous_id", "kind"]
     assert rows[1][0] == str(invoice.pk)
     assert rows[1][rows[0].index("total")] == "150.00"
     assert rows[1][rows[0].index("submitted_at")].endswith("Z")
