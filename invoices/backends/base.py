@@ -213,6 +213,16 @@ class BillingCycle:
         """Identifies the cycle in URLs and forms: its verbatim bill_for_date."""
         return self.bill_for_date
 
+    def generation_fields(self) -> dict[str, int]:
+        """The generate call's cycle fields as the contract-billing wire wants them: the four
+        values copied from this entry, dates as integer UNIX seconds (UTC)."""
+        return {
+            "from_date": int(self.start.timestamp()),
+            "to_date": int(self.end.timestamp()),
+            "bill_for_date": int(self.bill_for.timestamp()),
+            "billing_cycle_start_day": int(self.billing_cycle_start_day),
+        }
+
 
 @dataclass(frozen=True)
 class LineItem:

@@ -57,7 +57,6 @@ from .base import (
     Pricing,
     RemoteInvoice,
     Tier,
-    parse_wire_datetime,
     sum_amounts,
 )
 
@@ -277,10 +276,7 @@ class EmbeddedCycleBackend:
             answer = api.generate_invoice(
                 customer_id=customer_id,
                 contract_id=contract_id,
-                from_date=_unix(cycle.start_date),
-                to_date=_unix(cycle.end_date),
-                bill_for_date=_unix(cycle.bill_for_date),
-                billing_cycle_start_day=int(cycle.billing_cycle_start_day),
+                **cycle.generation_fields(),
             )
         ids = answer.get("invoice_ids") or []
         if not ids:
@@ -322,11 +318,6 @@ class EmbeddedCycleBackend:
         if not total:
             detail += " Run `manage.py seed_demo` for demo data, or add contracts in the admin."
         return CheckResult("contract cycles", True, detail, shown)
-
-
-def _unix(value: str) -> int:
-    """A cycle's verbatim ISO string as integer UNIX seconds (UTC), as the Zenskar wire wants."""
-    return int(parse_wire_datetime(value).timestamp())
 
 
 def _draft(info: api.InvoiceInfo) -> Draft:

@@ -478,10 +478,7 @@ class ZenskarBackend:
         body = {
             "customer_id": customer_id,
             "contract_id": contract_id,
-            "from_date": _unix(cycle.start_date),
-            "to_date": _unix(cycle.end_date),
-            "bill_for_date": _unix(cycle.bill_for_date),
-            "billing_cycle_start_day": int(cycle.billing_cycle_start_day),
+            **cycle.generation_fields(),
         }
         try:
             data = self.http.request("POST", "/invoices/generate_invoice", json_body=body).json()
@@ -671,11 +668,6 @@ def _cycle(data: Any) -> BillingCycle:
         bill_for_date=values["bill_for_date"],
         billing_cycle_start_day=day_number,
     )
-
-
-def _unix(value: str) -> int:
-    """A cycle's verbatim ISO string as the integer UNIX seconds (UTC) Zenskar wants."""
-    return int(parse_wire_datetime(value).timestamp())
 
 
 def _line_item(
