@@ -283,3 +283,69 @@ def test_an_unexpected_error_is_the_plain_500_page(clerk, monkeypatch):
     response = client.get(reverse("invoices:mine"))
     assert response.status_code == 500
     assert b"Something went wrong on our side" in response.content
+
+
+NAV_BY_ROLE = {
+    "clerk": {"Home", "New invoice", "New ad-hoc invoice", "My invoices", "History"},
+    "manager": {"Home", "Approvals", "History"},
+    "auditor": {"Home", "History", "Audit log", "Admin"},
+    "outsider": {"Home"},
+    "superuser": {
+        "Home",
+        "New invoice",
+        "New ad-hoc invoice",
+        "My invoices",
+        "Approvals",
+        "History",
+        "Audit log",
+        "Admin",
+    },
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", sorted(NAV_BY_ROLE))
+def test_each_role_sees_the_navigation_of_what_it_may_do(client, request, who):
+    import re
+
+    client.force_login(request.getfixturevalue(who))
+    html = client.get(reverse("home")).content.decode()
+    nav = html[html.index('<nav aria-label="Main">') : html.index("</nav>")]
+    labels = set(re.findall(r">([^<>]+)</a>", nav))
+    assert labels == NAV_BY_ROLE[who]
+
+
+# Pages each role may open (GET); every other app page answers 403 for that role.
+ALLOWED_PAGES = {
+    "clerk": {"invoices:new_cycle", "invoices:new_adhoc", "invoices:mine", "invoices:history"},
+    "manager": {"invoices:inbox", "invoices:history"},
+    "auditor": {
+        "invoices:history",
+        "invoices:audit",
+        "invoices:history_export",
+        "invoices:audit_export",
+    },
+    "outsider": set(),
+}
+GET_PAGES = [
+    "invoices:new_cycle",
+    "invoices:new_adhoc",
+    "invoices:mine",
+    "invoices:inbox",
+    "invoices:history",
+    "invoices:history_export",
+    "invoices:audit",
+    "invoices:audit_export",
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", sorted(ALLOWED_PAGES))
+def test_a_page_outside_ones_role_answers_403(client, request, who):
+    client.force_login(request.getfixturevalue(who))
+    allowed = ALLOWED_PAGES[who] | (
+        {"invoices:history_export"} if "invoices:history" in ALLOWED_PAGES[who] else set()
+    )
+    for name in GET_PAGES:
+        status = client.get(reverse(name)).status_code
+        assert status == (200 if name in allowed else 403), (who, name, status)
