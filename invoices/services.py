@@ -318,16 +318,23 @@ def invoice_submit_cycle(
         lines = snapshot_lines(draft.lines, contract.currency)
         total_minor = money.to_minor(draft.total, contract.currency)
     except (BackendError, money.MoneyError) as exc:
-        taken_back = _delete_draft_quietly(backend, draft_id)
-        _abandon_intent(intent, actor, f"the draft could not be read back: {exc}")
+        if _delete_draft_quietly(backend, draft_id):
+            _abandon_intent(intent, actor, f"the draft could not be read back: {exc}")
+            raise UpstreamFailed(
+                "The billing backend generated the draft but it could not be read back "
+                f"({exc}). Nothing was submitted for approval and the draft was taken back. "
+                "Try again."
+            ) from None
+        # The draft could not be taken back either: the intent stays, with the draft's id, so
+        # `manage.py reconcile` takes the draft back once the backend answers again.
+        Invoice.objects.filter(pk=intent.pk, status=S.SUBMITTING).update(
+            failure_message=f"The draft could not be read back: {exc}"[:1000]
+        )
         raise UpstreamFailed(
-            "The billing backend generated the draft but it could not be read back "
-            f"({exc}). Nothing was submitted for approval; "
-            + (
-                "the draft was taken back. Try again."
-                if taken_back
-                else "trying again is safe: the backend keeps one draft per billing cycle."
-            )
+            "The billing backend generated the draft but neither reading it back nor taking "
+            f"it back worked ({exc}). Nothing was submitted for approval. The draft is "
+            "recorded and will be taken back automatically; the cycle can be submitted again "
+            "after that (within a few minutes)."
         ) from None
 
     if not confirm_empty and (not lines or total_minor == 0):

@@ -165,3 +165,19 @@ def test_a_draft_that_cannot_be_read_back_is_taken_back_and_explained(fake, cler
     assert fake.drafts == {}
     assert not Invoice.objects.exists()
     assert submit(clerk).invoice.status == Invoice.Status.PENDING
+
+
+def test_a_draft_that_can_neither_be_read_nor_taken_back_is_kept_for_reconcile(fake, clerk):
+    from django.core.management import call_command
+
+    fake.fail("get_draft", BackendUnavailable("read timed out"))
+    fake.fail("delete_draft", BackendUnavailable("connection refused"))
+    with pytest.raises(services.UpstreamFailed, match="taken back automatically"):
+        submit(clerk)
+    intent = Invoice.objects.get()
+    assert intent.status == Invoice.Status.SUBMITTING  # holds the cycle, knows its draft
+    assert intent.upstream_id in fake.drafts
+    call_command("reconcile", "--older-than", "0")
+    assert fake.drafts == {}
+    assert not Invoice.objects.exists()
+    assert submit(clerk).invoice.status == Invoice.Status.PENDING
