@@ -1,17 +1,4 @@
-from functools import cache
-
-from django.urls import NoReverseMatch, reverse
-
 from invoices import roles
-
-
-@cache
-def _exists(name: str) -> bool:
-    try:
-        reverse(name)
-    except NoReverseMatch:
-        return False
-    return True
 
 
 def navigation(request):
@@ -34,6 +21,5 @@ def navigation(request):
         items.append(("invoices:audit", "Audit log"))
     if user.is_staff or user.has_perm(roles.AUDIT):
         items.append(("admin:index", "Admin"))
-    items = [(name, label) for name, label in items if _exists(name)]
     current = getattr(getattr(request, "resolver_match", None), "view_name", "")
     return {"nav_items": [(name, label, name == current) for name, label in items]}

@@ -453,58 +453,35 @@ def history_page(form: HistoryFilterForm, *, user, after: str = "", before: str 
     )
 
 
-HISTORY_CSV_HEADER = [
-    "id",
-    "version",
-    "previous_id",
-    "kind",
-    "backend",
-    "status",
-    "contract_id",
-    "contract_name",
-    "customer_id",
-    "customer_name",
-    "cycle_name",
-    "bill_for",
-    "period_start",
-    "period_end",
-    "currency",
-    "total",
-    "submitted_by",
-    "submitted_at",
-    "decided_by",
-    "decided_at",
-    "decision_reason",
-    "upstream_id",
-    "upstream_number",
-    "content_hash",
-]
-_HISTORY_CSV_FIELDS = (
-    "id",
-    "version",
-    "previous_id",
-    "kind",
-    "backend",
-    "status",
-    "contract_id",
-    "contract_name",
-    "customer_id",
-    "customer_name",
-    "cycle_name",
-    "bill_for",
-    "period_start",
-    "period_end",
-    "currency",
-    "total_minor",
-    "submitted_by__username",
-    "submitted_at",
-    "decided_by__username",
-    "decided_at",
-    "decision_reason",
-    "upstream_id",
-    "upstream_number",
-    "content_hash",
+# (CSV header, model field read for it): one list, so header and values cannot drift apart.
+_HISTORY_CSV_COLUMNS = (
+    ("id", "id"),
+    ("version", "version"),
+    ("previous_id", "previous_id"),
+    ("kind", "kind"),
+    ("backend", "backend"),
+    ("status", "status"),
+    ("contract_id", "contract_id"),
+    ("contract_name", "contract_name"),
+    ("customer_id", "customer_id"),
+    ("customer_name", "customer_name"),
+    ("cycle_name", "cycle_name"),
+    ("bill_for", "bill_for"),
+    ("period_start", "period_start"),
+    ("period_end", "period_end"),
+    ("currency", "currency"),
+    ("total", "total_minor"),
+    ("submitted_by", "submitted_by__username"),
+    ("submitted_at", "submitted_at"),
+    ("decided_by", "decided_by__username"),
+    ("decided_at", "decided_at"),
+    ("decision_reason", "decision_reason"),
+    ("upstream_id", "upstream_id"),
+    ("upstream_number", "upstream_number"),
+    ("content_hash", "content_hash"),
 )
+HISTORY_CSV_HEADER = [header for header, _ in _HISTORY_CSV_COLUMNS]
+_HISTORY_CSV_FIELDS = tuple(field for _, field in _HISTORY_CSV_COLUMNS)
 _TOTAL = _HISTORY_CSV_FIELDS.index("total_minor")
 _CURRENCY = _HISTORY_CSV_FIELDS.index("currency")
 
@@ -599,13 +576,23 @@ def audit_page(form: AuditFilterForm, *, after: str = "", before: str = "", size
     )
 
 
-AUDIT_CSV_HEADER = ["seq", "at", "actor", "action", "invoice_id", "from_status", "to_status",
-                    "reason", "request_id", "ip", "data", "prev_hash", "hash"]  # fmt: skip
-
-
-_AUDIT_CSV_FIELDS = ("seq", "at", "actor_username", "action", "invoice_id", "from_status",
-                     "to_status", "reason", "request_id", "ip", "data", "prev_hash",
-                     "hash")  # fmt: skip
+_AUDIT_CSV_COLUMNS = (
+    ("seq", "seq"),
+    ("at", "at"),
+    ("actor", "actor_username"),
+    ("action", "action"),
+    ("invoice_id", "invoice_id"),
+    ("from_status", "from_status"),
+    ("to_status", "to_status"),
+    ("reason", "reason"),
+    ("request_id", "request_id"),
+    ("ip", "ip"),
+    ("data", "data"),
+    ("prev_hash", "prev_hash"),
+    ("hash", "hash"),
+)
+AUDIT_CSV_HEADER = [header for header, _ in _AUDIT_CSV_COLUMNS]
+_AUDIT_CSV_FIELDS = tuple(field for _, field in _AUDIT_CSV_COLUMNS)
 _DATA = _AUDIT_CSV_FIELDS.index("data")
 
 

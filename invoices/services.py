@@ -36,6 +36,7 @@ from .snapshots import (
     LineChange,
     content_hash,
     diff_lines,
+    invoice_content_hash,
     lines_total_minor,
     snapshot_lines,
 )
@@ -153,26 +154,6 @@ def live_invoice_for_cycle(*, backend: str, contract_id: str, customer_id: str, 
         .order_by("-id")
         .first()
     )
-
-
-def _cycle_content(invoice: Invoice) -> dict:
-    return {
-        "kind": invoice.kind,
-        "backend": invoice.backend,
-        "contract_id": invoice.contract_id,
-        "customer_id": invoice.customer_id,
-        "cycle": [
-            invoice.cycle_name,
-            invoice.cycle_start_date,
-            invoice.cycle_end_date,
-            invoice.cycle_bill_for_date,
-            invoice.cycle_start_day,
-        ],
-        "currency": invoice.currency,
-        "total_minor": invoice.total_minor,
-        "lines": invoice.lines,
-        "adhoc_request": invoice.adhoc_request,
-    }
 
 
 def _check_revision(*, actor, previous: Invoice | None, kind: str) -> None:
@@ -354,7 +335,7 @@ def invoice_submit_cycle(
         invoice.total_minor = total_minor
         invoice.upstream_id = draft.id
         invoice.upstream_number = draft.number
-        invoice.content_hash = content_hash(_cycle_content(invoice))
+        invoice.content_hash = invoice_content_hash(invoice)
         differs = preview_total_minor is not None and preview_total_minor != total_minor
         _transition(
             invoice,
@@ -464,7 +445,7 @@ def _create_adhoc(actor, backend, request, payload, customer_name, previous, sub
             submitted_at=timezone.now(),
         )
         _link_revision(invoice, previous)
-        invoice.content_hash = content_hash(_cycle_content(invoice))
+        invoice.content_hash = invoice_content_hash(invoice)
         invoice.save(force_insert=True)
         audit_record(
             actor=actor,

@@ -53,6 +53,30 @@ def content_hash(content: dict) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+def invoice_content_hash(invoice) -> str:
+    """The hash of everything a manager approves on an invoice: who and what it is for, the
+    cycle as listed, the currency, total and lines, and (ad-hoc) the request to be sent."""
+    return content_hash(
+        {
+            "kind": invoice.kind,
+            "backend": invoice.backend,
+            "contract_id": invoice.contract_id,
+            "customer_id": invoice.customer_id,
+            "cycle": [
+                invoice.cycle_name,
+                invoice.cycle_start_date,
+                invoice.cycle_end_date,
+                invoice.cycle_bill_for_date,
+                invoice.cycle_start_day,
+            ],
+            "currency": invoice.currency,
+            "total_minor": invoice.total_minor,
+            "lines": invoice.lines,
+            "adhoc_request": invoice.adhoc_request,
+        }
+    )
+
+
 @dataclass(frozen=True)
 class LineChange:
     kind: str  # added | removed | changed

@@ -39,7 +39,7 @@ def home(request):
     return render(request, "invoices/home.html", selectors.home_dashboard(request.user))
 
 
-def _backend_problem(exc: BackendError) -> dict:
+def backend_problem(exc: BackendError) -> dict:
     """How a backend failure is shown inline: a sentence, and whether trying again may help."""
     if isinstance(exc, BackendMisconfigured):
         hint = "An administrator must fix the backend settings; trying again will not help."
@@ -96,7 +96,7 @@ def new_cycle(request):
                 query=q, cursor=search.cleaned_data.get("cursor") or None, limit=PAGE_SIZE
             )
         except BackendError as exc:
-            context["search_problem"] = _backend_problem(exc)
+            context["search_problem"] = backend_problem(exc)
             status = 503
         if target == "contract-results":
             return render(request, f"{template}#results", context, status=status)
@@ -117,7 +117,7 @@ def _workspace(context: dict, contract_id: str, cycle_key: str, *, refresh: bool
     try:
         contract, cycles, fetched = backend_cache.contract_and_cycles(contract_id, refresh=refresh)
     except BackendError as exc:
-        context["workspace_problem"] = _backend_problem(exc)
+        context["workspace_problem"] = backend_problem(exc)
         return 404 if getattr(exc, "status", None) == 404 else 503
     context.update(
         contract=contract,
@@ -144,7 +144,7 @@ def _workspace(context: dict, contract_id: str, cycle_key: str, *, refresh: bool
     try:
         preview = cycle_backend().preview_cycle(contract, cycle)
     except BackendError as exc:
-        context["preview_problem"] = _backend_problem(exc)
+        context["preview_problem"] = backend_problem(exc)
         return 503
     try:
         preview_total_minor = money.to_minor(preview.total, preview.currency)
@@ -220,7 +220,7 @@ def submit_cycle(request):
         status = 409
     except BackendError as exc:
         _workspace(context, data["contract"], data["cycle"], refresh=False)
-        context["submit_problem"] = {**_backend_problem(exc), "retry": True}
+        context["submit_problem"] = {**backend_problem(exc), "retry": True}
         status = 503
     else:
         invoice = result.invoice
@@ -299,7 +299,7 @@ def _decide(request, pk: int, action, done: str):
     except services.ServiceError as exc:
         return _detail_with_problem(request, pk, {"message": exc.message}, status=409)
     except BackendError as exc:
-        return _detail_with_problem(request, pk, _backend_problem(exc), status=503)
+        return _detail_with_problem(request, pk, backend_problem(exc), status=503)
     return _done(request, pk, done)
 
 

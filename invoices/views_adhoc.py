@@ -23,7 +23,7 @@ from .backends import adhoc_backend
 from .backends.base import AdhocInvoiceRequest, AdhocLine, BackendError
 from .forms import AddressForm, AdhocInvoiceForm, LineFormSet
 from .models import Invoice
-from .views import _backend_problem
+from .views import backend_problem
 
 TEMPLATE = "invoices/new_adhoc.html"
 LINE_FIELDS = ("description", "quantity", "amount")
@@ -66,7 +66,7 @@ def new_adhoc(request):
             countries=backend.countries(),
         )
     except BackendError as exc:
-        context["problem"] = _backend_problem(exc)
+        context["problem"] = backend_problem(exc)
         return render(request, TEMPLATE, context, status=503)
     context["catalogue"] = catalogue
     if request.method == "POST":
@@ -84,7 +84,7 @@ def _customer_search(request, backend, context):
             query=q, cursor=request.GET.get("cursor") or None, limit=20
         )
     except BackendError as exc:
-        context["problem"] = _backend_problem(exc)
+        context["problem"] = backend_problem(exc)
         status = 503
     if request.htmx and request.htmx.target == "customer-results":
         return render(request, f"{TEMPLATE}#customers", context, status=status)

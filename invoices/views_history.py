@@ -19,7 +19,7 @@ from . import backend_cache, history, roles
 from .backends import cycle_backend
 from .backends.base import BackendError
 from .exports import csv_response
-from .views import _backend_problem
+from .views import backend_problem
 
 #: Rows per page on the history and audit pages.
 PAGE_SIZE = history.PAGE_SIZE
@@ -148,7 +148,7 @@ def coverage(request, contract_id: str):
         contract, _ = backend_cache.contract(contract_id, refresh=refresh)
         cycles, fetched = backend_cache.billing_cycles(contract_id, refresh=refresh)
     except BackendError as exc:
-        context["problem"] = _backend_problem(exc)
+        context["problem"] = backend_problem(exc)
         status = 404 if getattr(exc, "status", None) == 404 else 503
         return render(request, "invoices/coverage.html", context, status=status)
     context.update(

@@ -53,8 +53,7 @@ from invoices import money, roles
 from invoices.adhoc import adhoc_snapshot_lines
 from invoices.backends.base import AdhocInvoiceRequest, AdhocLine
 from invoices.models import AuditChainHead, AuditEvent, Invoice, chain_hash
-from invoices.services import _cycle_content
-from invoices.snapshots import content_hash
+from invoices.snapshots import invoice_content_hash
 
 S = Invoice.Status
 DAY = 86400.0
@@ -505,7 +504,7 @@ class Command(BaseCommand):
                 submitted_by_id=submitter[0],
                 submitted_at=_dt(at),
             )
-            row["content_hash"] = content_hash(_cycle_content(SimpleNamespace(**row)))
+            row["content_hash"] = invoice_content_hash(SimpleNamespace(**row))
             manager = rng.choice(managers)
             decide_at = at + _decision_delay(rng)
             if decide_at > now_ts:
