@@ -10,7 +10,7 @@ from billing_engine.models import AdhocInvoice, CompanyCurrency, Gateway
 from invoices.models import Invoice
 from tests.engine.factories import adhoc_world
 
-from .conftest import assert_accessible
+from .conftest import assert_accessible, htmx_ready
 
 pytestmark = pytest.mark.browser
 
@@ -27,6 +27,7 @@ def start_invoice(page, live_server, currency_label, gateway_label):
     expect(page).to_have_url(re.compile(r"q=northwind"))
     page.locator("#customer-results").get_by_role("link", name="Northwind Traders Ltd").click()
     expect(page.get_by_role("heading", name="Customer: Northwind Traders Ltd")).to_be_visible()
+    htmx_ready(page)
     page.get_by_label("Company currency").select_option(label=currency_label)
     # htmx reloads the gateways for the chosen currency.
     expect(

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from invoices.models import Invoice
 from tests.engine.factories import worked_example_contract
 
-from .conftest import assert_accessible
+from .conftest import assert_accessible, htmx_ready
 
 pytestmark = pytest.mark.browser
 
@@ -18,6 +18,7 @@ def test_clerk_searches_picks_previews_and_submits(page, live_server, clerk, sig
     sign_in(page, "clerk")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="New invoice").click()
     expect(page.get_by_role("heading", name="New invoice from a contract")).to_be_visible()
+    htmx_ready(page)
     assert_accessible(page, "new invoice")
 
     # 1. Search as you type (htmx, debounced).

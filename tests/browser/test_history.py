@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from invoices import views_history
 from invoices.models import Invoice
 
-from .conftest import assert_accessible
+from .conftest import assert_accessible, htmx_ready
 
 pytestmark = pytest.mark.browser
 S = Invoice.Status
@@ -61,6 +61,7 @@ def test_auditor_filters_pages_and_goes_back(page, live_server, auditor, invoice
     sign_in(page, "auditor")
     page.get_by_role("link", name="History").click()
     page.wait_for_url("**/history/")
+    htmx_ready(page)
     newest_first = list(reversed(invoices))
     assert shown(page) == ids(newest_first[:5])
     assert_accessible(page, "history")
@@ -174,6 +175,8 @@ def test_audit_log_and_coverage_pages_are_accessible(
 
     sign_in(page, "auditor")
     page.get_by_role("link", name="Audit log").click()
+    page.wait_for_url("**/audit/")
+    htmx_ready(page)
     page.get_by_label("Action").select_option("invoice.submitted")
     page.wait_for_url(re.compile(r"action=invoice.submitted"))
     expect(page.locator("#audit-results tbody tr")).to_have_count(3)
