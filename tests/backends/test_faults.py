@@ -21,6 +21,9 @@ from .test_zenskar import CONTRACT, CUSTOMER, CYCLE, INVOICE
 
 READ_TIMEOUT = 0.25
 ATTEMPTS = 3  # BACKEND_READ_RETRIES = 2
+# Bounded-time checks tell "gave up promptly" from "hung until a default timeout" (10 s and more);
+# the slack absorbs a busy CI machine without blurring that difference.
+SLACK = 2.0
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ def test_read_with_connection_refused_is_unavailable_after_bounded_retries(
     with pytest.raises(BackendUnavailable, match="could not be reached"):
         vendor.read(backend)
     assert len(sleeps.waits) == ATTEMPTS - 1  # retried, with a backoff before each retry
-    assert clock() < 1.0
+    assert clock() < SLACK
 
 
 def test_write_with_connection_refused_is_unavailable_not_unknown(
@@ -117,7 +120,7 @@ def test_write_with_connection_refused_is_unavailable_not_unknown(
         vendor.write(backend)
     assert not isinstance(excinfo.value, OutcomeUnknown)
     assert sleeps.waits == []  # never retried
-    assert clock() < 1.0
+    assert clock() < SLACK
 
 
 # --- read timeout ---------------------------------------------------------------------------
@@ -128,7 +131,7 @@ def test_read_timeout_is_retried_then_unavailable_in_bounded_time(
     with pytest.raises(BackendUnavailable, match="read timeout"):
         vendor.read(adapter)
     assert len(hold.arrived) == ATTEMPTS
-    assert clock() < ATTEMPTS * READ_TIMEOUT + 1.0
+    assert clock() < ATTEMPTS * READ_TIMEOUT + SLACK
 
 
 def test_write_timeout_is_never_resent_and_its_outcome_is_unknown(
@@ -138,7 +141,7 @@ def test_write_timeout_is_never_resent_and_its_outcome_is_unknown(
     with pytest.raises(OutcomeUnknown):
         vendor.write(adapter)
     assert len(hold.arrived) == 1
-    assert clock() < READ_TIMEOUT + 1.0
+    assert clock() < READ_TIMEOUT + SLACK
 
 
 # --- 5xx ------------------------------------------------------------------------------------
@@ -147,7 +150,7 @@ def test_read_500_is_unavailable_without_retry(vendor, adapter, httpserver, cloc
     with pytest.raises(BackendUnavailable, match="500"):
         vendor.read(adapter)
     assert len(received(httpserver, vendor)) == 1
-    assert clock() < 1.0
+    assert clock() < SLACK
 
 
 def test_write_500_is_not_resent_and_its_outcome_is_unknown(vendor, adapter, httpserver):
@@ -181,7 +184,7 @@ def test_read_gateway_error_every_time_gives_up_after_the_retries(
         vendor.read(adapter)
     assert "<" not in excinfo.value.message  # the HTML page is not quoted
     assert len(received(httpserver, vendor)) == ATTEMPTS
-    assert clock() < 1.0
+    assert clock() < SLACK
 
 
 @pytest.mark.parametrize(
@@ -230,7 +233,7 @@ def test_read_429_asking_for_too_long_a_wait_fails_now(vendor, adapter, httpserv
         vendor.read(adapter)
     assert sleeps.waits == []
     assert len(received(httpserver, vendor)) == 1
-    assert clock() < 1.0
+    assert clock() < SLACK
 
 
 def test_read_429_without_retry_after_backs_off_with_jitter(vendor, adapter, httpserver, sleeps):

@@ -7,8 +7,13 @@ from unittest import mock
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.contrib.staticfiles.handlers import StaticFilesHandler
+from playwright.sync_api import expect
 
 _axe = Axe()
+
+# A busy two-core CI machine can take longer than Playwright's 5 s default to render a step; a real
+# failure still fails, only later.
+expect.set_options(timeout=15_000)
 
 # BROWSER_SLOW_HTMX_MS=2000 delays every delivery of htmx to the browser (and forbids caching it),
 # so that a test which acts before htmx is ready fails every time instead of now and then in CI.
