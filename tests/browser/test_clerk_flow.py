@@ -1,10 +1,12 @@
 """Issue: the whole clerk flow in Chromium on the embedded backend, a screenshot per step."""
 
 import re
+import threading
 
 import pytest
 from playwright.sync_api import expect
 
+from invoices.backends.embedded import EmbeddedCycleBackend
 from invoices.models import Invoice
 from tests.engine.factories import worked_example_contract
 
@@ -13,7 +15,9 @@ from .conftest import assert_accessible, htmx_ready
 pytestmark = pytest.mark.browser
 
 
-def test_clerk_searches_picks_previews_and_submits(page, live_server, clerk, sign_in, shot):
+def test_clerk_searches_picks_previews_and_submits(
+    page, live_server, clerk, sign_in, shot, monkeypatch
+):
     worked_example_contract()
     sign_in(page, "clerk")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="New invoice").click()
@@ -50,8 +54,25 @@ def test_clerk_searches_picks_previews_and_submits(page, live_server, clerk, sig
     assert_accessible(page, "preview")
     shot(page, "preview")
 
-    # Submit: the button is disabled while the backend is asked, then the invoice page.
-    page.get_by_role("button", name="Submit for approval").click()
+    # Submit: while the backend is asked (held here until checked), the button is disabled and
+    # the progress message shows; then the invoice page.
+    answer = threading.Event()
+    generate = EmbeddedCycleBackend.generate_draft
+
+    def generate_when_released(backend, **kwargs):
+        answer.wait(timeout=30)
+        return generate(backend, **kwargs)
+
+    monkeypatch.setattr(EmbeddedCycleBackend, "generate_draft", generate_when_released)
+    submit = page.get_by_role("button", name="Submit for approval")
+    submit.click()
+    try:
+        expect(submit).to_be_disabled()
+        expect(page.get_by_text("Generating the draft in the billing backend…")).to_be_visible()
+        assert_accessible(page, "submit in flight")
+        shot(page, "submitting")
+    finally:
+        answer.set()
     page.wait_for_url(re.compile(r"/invoices/\d+/$"))
     expect(page.get_by_text("Invoice submitted for approval")).to_be_visible()
     expect(page.get_by_text("Pending approval").first).to_be_visible()
