@@ -4,6 +4,7 @@ Every variable read here is documented in `.env.example` and in the README. Defa
 production ones; `make run` and `manage.py seed_demo` turn on what the local demo needs.
 """
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,9 +21,14 @@ if (BASE_DIR / ".env").is_file():
 # --- Core -----------------------------------------------------------------------------------
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
+# Commands that only read the code: they never serve, sign anything or need a host name, so a bare
+# checkout (CI, a pre-commit hook) can ask `makemigrations --check` without production settings.
+# Everything else, from runserver and migrate to gunicorn, still refuses to start without them.
+CODE_ONLY_COMMAND = sys.argv[1:2] == ["makemigrations"]
+
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not DEBUG:
+    if not DEBUG and not CODE_ONLY_COMMAND:
         raise ImproperlyConfigured(
             "DJANGO_SECRET_KEY is not set. It is required when DJANGO_DEBUG is off: set it to a "
             "long random string (for example the output of "
@@ -34,7 +40,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else []
 )
-if not DEBUG and not ALLOWED_HOSTS:
+if not DEBUG and not ALLOWED_HOSTS and not CODE_ONLY_COMMAND:
     raise ImproperlyConfigured(
         "DJANGO_ALLOWED_HOSTS is empty. With DJANGO_DEBUG off, list the host names this site is "
         "served under, comma-separated (for example billing.example.com)."

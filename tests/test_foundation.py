@@ -178,11 +178,20 @@ def test_check_deploy_is_clean_with_production_settings():
     assert "System check identified no issues" in result.stdout
 
 
-def test_missing_secret_key_with_debug_off_is_a_clear_startup_error():
+@pytest.mark.parametrize("command", ["check", "migrate", "runserver"])
+def test_missing_secret_key_with_debug_off_is_a_clear_startup_error(command):
     env = {**PRODUCTION_ENV, "DJANGO_SECRET_KEY": ""}
-    result = _run_manage("check", env_overrides=env)
+    result = _run_manage(command, env_overrides=env)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_a_bare_checkout_can_check_for_missing_migrations():
+    """Debug off, no key, no hosts (set empty so that a local .env cannot fill them in)."""
+    bare = {"DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "", "DJANGO_ALLOWED_HOSTS": ""}
+    result = _run_manage("makemigrations", "--check", "--dry-run", env_overrides=bare)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout
 
 
 def test_missing_allowed_hosts_with_debug_off_is_a_clear_startup_error():
