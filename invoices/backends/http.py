@@ -28,7 +28,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -339,7 +339,11 @@ class HttpClient:
         return BackendUnavailable(message, backend=self.backend)
 
     def error_for(self, reply: Reply) -> BackendError:
-        """The domain error for a non-2xx reply (vendor hook first, then the generic mapping)."""
+        """The domain error for a non-2xx reply (vendor hook first, then the generic mapping).
+
+        The body is redacted before anything reads it, so that no message built from it (by the
+        hook or here, clipped or not) can carry a credential the backend echoed back."""
+        reply = replace(reply, text=self.redact(reply.text))
         if self.error_hook is not None:
             error = self.error_hook(reply)
             if error is not None:
@@ -358,7 +362,6 @@ class HttpClient:
         if reply.status >= 500 or reply.status == 429:
             return self._unavailable(reply, parse_retry_after(reply.headers.get("retry-after")))
         code, message, field_errors = generic_error_details(reply)
-        message = self.redact(message)
         if reply.status in (401, 403):
             return BackendMisconfigured(
                 f"{self.backend} refused the credentials (HTTP {reply.status}: {message}); "

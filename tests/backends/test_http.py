@@ -100,6 +100,24 @@ def test_logs_and_errors_never_contain_either_api_key(
     assert any("[redacted]" in error for error in errors)
 
 
+@pytest.mark.parametrize(
+    "status, body",
+    [
+        # Zenskar's own 403 message (the organisation hint) quotes what the backend said.
+        (403, {"Message": f"key {ZENSKAR_KEY} is not in this organisation"}),
+        # A long message is clipped to 300 characters: the key straddles the cut.
+        (400, {"detail": "x" * 275 + f" key {ZENSKAR_KEY} rejected"}),
+    ],
+)
+def test_an_echoed_key_never_reaches_an_error_even_in_part(zenskar, httpserver, status, body):
+    httpserver.expect_request("/contract_v2").respond_with_json(body, status=status)
+    with pytest.raises(Exception) as excinfo:
+        zenskar.search_contracts()
+    error = str(excinfo.value)
+    assert ZENSKAR_KEY[:8] not in error
+    assert "[redacted]" in error
+
+
 def test_money_in_replies_is_parsed_as_decimal_never_float(zenskar, httpserver):
     httpserver.expect_request("/contract_v2").respond_with_data(
         '{"results": [], "total_count": 0, "x": 0.1}', content_type="application/json"
