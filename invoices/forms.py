@@ -2,7 +2,6 @@ from django import forms
 
 from . import money
 from .backends.base import Address
-from .models import Invoice
 
 
 class ContractSearchForm(forms.Form):
@@ -40,12 +39,6 @@ class RejectForm(forms.Form):
         if len(reason) < 3:
             raise forms.ValidationError("Give the clerk a reason they can act on.")
         return reason
-
-
-class MineFilterForm(forms.Form):
-    status = forms.ChoiceField(
-        required=False, choices=[("", "All"), *Invoice.Status.choices], label="Status"
-    )
 
 
 # --- ad-hoc invoices ------------------------------------------------------------------------

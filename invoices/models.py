@@ -163,6 +163,12 @@ class Invoice(models.Model):
         return self.status in self.LIVE_STATUSES
 
     @property
+    def approval_outcome_unknown(self) -> bool:
+        """A failed approval whose request may have reached the backend: until Retry (which asks
+        the backend first) or reconcile settles it, it must not be rejected or withdrawn."""
+        return self.status == self.Status.FAILED and self.failure_code == "outcome_unknown"
+
+    @property
     def preview_differs(self) -> bool:
         return self.preview_total_minor is not None and self.preview_total_minor != self.total_minor
 

@@ -131,10 +131,12 @@ def invoice_page(invoice: Invoice, user) -> dict:
         "can_retry": can_decide
         and invoice.status == S.FAILED
         and invoice.failure_code != "already_invoiced",
-        "can_reject": can_decide and invoice.status in (S.PENDING, S.FAILED),
+        "can_reject": can_decide
+        and invoice.status in (S.PENDING, S.FAILED)
+        and not invoice.approval_outcome_unknown,
         "can_withdraw": is_submitter
         and invoice.status in (S.PENDING, S.FAILED)
-        and invoice.failure_code != "outcome_unknown",
+        and not invoice.approval_outcome_unknown,
         "can_revise": user.has_perm(roles.SUBMIT)
         and invoice.status == S.REJECTED
         and not any(v.previous_id == invoice.pk for v in versions),

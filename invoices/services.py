@@ -27,6 +27,7 @@ from .backends.base import (
     BackendError,
     BillingCycle,
     CycleNotMatched,
+    Draft,
     NotFoundUpstream,
     OutcomeUnknown,
     RemoteInvoice,
@@ -156,7 +157,7 @@ def live_invoice_for_cycle(*, backend: str, contract_id: str, customer_id: str, 
     )
 
 
-def _check_revision(*, actor, previous: Invoice | None, kind: str) -> None:
+def _check_revision(*, previous: Invoice | None, kind: str) -> None:
     if previous is None:
         return
     if previous.kind != kind:
@@ -210,7 +211,7 @@ def invoice_submit_cycle(
     CycleAlreadyInvoiced, NeedsConfirmation, NotAllowed, InvalidTransition, or a BackendError.
     """
     _require(actor, roles.SUBMIT, "submit invoices")
-    _check_revision(actor=actor, previous=previous, kind=Invoice.Kind.CYCLE)
+    _check_revision(previous=previous, kind=Invoice.Kind.CYCLE)
     backend = cycle_backend()
     contract, _ = backend_cache.contract(contract_id)
     # Re-fetch the cycle list: the chosen cycle must still be in it, exactly as it was shown.
@@ -318,7 +319,7 @@ def invoice_submit_cycle(
             "after that (within a few minutes)."
         ) from None
 
-    if not confirm_empty and (not lines or total_minor == 0):
+    if not confirm_empty and needs_empty_confirmation(lines, total_minor):
         # Nothing approvable was asked for: take the draft back and ask for a confirmation.
         _delete_draft_quietly(backend, draft_id)
         _abandon_intent(intent, actor, "zero total not confirmed")
@@ -362,6 +363,11 @@ def invoice_submit_cycle(
             log.warning("invoice %s: upstream total differs from the sum of its lines", invoice.pk)
         notifications.on_submitted(invoice)
     return SubmitResult(invoice, differs)
+
+
+def needs_empty_confirmation(lines, total_minor: int) -> bool:
+    """An invoice with no lines or a zero total is submitted only with an explicit confirmation."""
+    return not lines or total_minor == 0
 
 
 def _abandon_intent(intent: Invoice, actor, why: str) -> None:
@@ -411,7 +417,7 @@ def invoice_submit_adhoc(
         existing = Invoice.objects.filter(submission_key=submission_key).first()
         if existing is not None:
             return existing
-    _check_revision(actor=actor, previous=previous, kind=Invoice.Kind.ADHOC)
+    _check_revision(previous=previous, kind=Invoice.Kind.ADHOC)
     backend = adhoc_backend()
     payload = adhoc_request_to_json(request)
     try:
@@ -422,6 +428,8 @@ def invoice_submit_adhoc(
         existing = Invoice.objects.filter(submission_key=submission_key).first()
         if submission_key and existing is not None:
             return existing
+        # Two clerks revising the same invoice at once: the other revision won.
+        _check_revision(previous=previous, kind=Invoice.Kind.ADHOC)
         raise
 
 
@@ -487,22 +495,7 @@ def invoice_approve(*, actor: AbstractBaseUser, invoice_id: int, seen_hash: str)
                 "The backend no longer has this invoice's draft. Reject it so the clerk can "
                 "submit the cycle again."
             ) from None
-        fresh = snapshot_lines(draft.lines, invoice.currency)
-        changes = diff_lines(invoice.lines, fresh)
-        if changes or money.to_minor(draft.total, invoice.currency) != invoice.total_minor:
-            with transaction.atomic():
-                audit_record(
-                    actor=actor,
-                    action="invoice.approval_refused",
-                    invoice=invoice,
-                    reason="the upstream draft changed since it was submitted",
-                    data={"changes": [c.describe() for c in changes]},
-                )
-            raise DraftDrifted(
-                "The backend's draft changed since it was submitted, so it was not approved. "
-                "Reject it and ask the clerk to submit the cycle again.",
-                changes,
-            )
+        _refuse_drifted(actor, invoice, draft)
 
     # The intent, committed before the upstream write.
     with transaction.atomic():
@@ -520,6 +513,26 @@ def invoice_approve(*, actor: AbstractBaseUser, invoice_id: int, seen_hash: str)
             fields=("decided_by", "decided_at", "failure_message", "failure_code"),
         )
     return _send_approval(actor=actor, invoice=invoice)
+
+
+def _refuse_drifted(actor, invoice: Invoice, draft: Draft) -> None:
+    """Refuse (and audit) approving an upstream draft whose lines or total are not the snapshot."""
+    fresh = snapshot_lines(draft.lines, invoice.currency)
+    changes = diff_lines(invoice.lines, fresh)
+    if changes or money.to_minor(draft.total, invoice.currency) != invoice.total_minor:
+        with transaction.atomic():
+            audit_record(
+                actor=actor,
+                action="invoice.approval_refused",
+                invoice=invoice,
+                reason="the upstream draft changed since it was submitted",
+                data={"changes": [c.describe() for c in changes]},
+            )
+        raise DraftDrifted(
+            "The backend's draft changed since it was submitted, so it was not approved. "
+            "Reject it and ask the clerk to submit the cycle again.",
+            changes,
+        )
 
 
 def _check_approvable(actor, invoice: Invoice, seen_hash: str) -> None:
@@ -571,6 +584,8 @@ def _record_approved(invoice: Invoice, actor, remote: RemoteInvoice, *, action: 
         locked.upstream_number = remote.number or locked.upstream_number
         locked.failure_message = ""
         locked.failure_code = ""
+        # Approved upstream: there is no draft of ours left to take back, whatever raced us.
+        locked.upstream_cleanup_pending = False
         _transition(
             locked,
             to=S.APPROVED,
@@ -582,7 +597,13 @@ def _record_approved(invoice: Invoice, actor, remote: RemoteInvoice, *, action: 
                 "upstream_status": remote.status,
                 "recovered": remote.recovered,
             },
-            fields=("upstream_id", "upstream_number", "failure_message", "failure_code"),
+            fields=(
+                "upstream_id",
+                "upstream_number",
+                "failure_message",
+                "failure_code",
+                "upstream_cleanup_pending",
+            ),
         )
         notifications.on_decided(locked)
     return locked
@@ -623,6 +644,9 @@ def invoice_retry(*, actor: AbstractBaseUser, invoice_id: int) -> Invoice:
         return _record_approved(invoice, actor, outcome.remote, action="invoice.reconciled")
     if outcome.gone:
         raise UpstreamFailed(outcome.explanation, invoice)
+    if outcome.draft is not None:
+        # Still a draft: what is sent now must still be what the manager approved.
+        _refuse_drifted(actor, invoice, outcome.draft)
     with transaction.atomic():
         invoice = _locked(invoice_id)
         if invoice.status != S.FAILED:
@@ -640,6 +664,12 @@ def invoice_retry(*, actor: AbstractBaseUser, invoice_id: int) -> Invoice:
 
 
 # --- manager: reject; submitter: withdraw -----------------------------------------------------
+MAY_HAVE_BEEN_APPROVED = (
+    "The backend may have received this approval. A manager must settle it first with Retry, "
+    "which asks the backend what happened before sending anything."
+)
+
+
 def invoice_reject(*, actor: AbstractBaseUser, invoice_id: int, reason: str) -> Invoice:
     _require(actor, roles.APPROVE, "reject invoices")
     reason = (reason or "").strip()
@@ -653,6 +683,8 @@ def invoice_reject(*, actor: AbstractBaseUser, invoice_id: int, reason: str) -> 
                 f"This invoice is {invoice.get_status_display().lower()}; only pending or failed "
                 "invoices can be rejected."
             )
+        if invoice.approval_outcome_unknown:
+            raise InvalidTransition(MAY_HAVE_BEEN_APPROVED)
         invoice.decided_by = actor
         invoice.decided_at = timezone.now()
         invoice.decision_reason = reason
@@ -680,10 +712,8 @@ def invoice_withdraw(*, actor: AbstractBaseUser, invoice_id: int) -> Invoice:
                 f"This invoice is {invoice.get_status_display().lower()}; only pending or failed "
                 "invoices can be withdrawn."
             )
-        if invoice.status == S.FAILED and invoice.failure_code == "outcome_unknown":
-            raise InvalidTransition(
-                "The backend may have received this approval; a manager must settle it first."
-            )
+        if invoice.approval_outcome_unknown:
+            raise InvalidTransition(MAY_HAVE_BEEN_APPROVED)
         invoice.decided_at = timezone.now()
         invoice.upstream_cleanup_pending = invoice.kind == Invoice.Kind.CYCLE
         _transition(
@@ -743,6 +773,7 @@ class Outcome:
     remote: RemoteInvoice | None = None
     gone: bool = False
     explanation: str = ""
+    draft: Draft | None = None  # a cycle invoice's draft, still unapproved upstream
 
 
 def _ask_backend(invoice: Invoice) -> Outcome:
@@ -766,7 +797,9 @@ def _ask_backend(invoice: Invoice) -> Outcome:
                     recovered=True,
                 )
             )
-        return Outcome(explanation="The backend still holds it as a draft (not approved).")
+        return Outcome(
+            explanation="The backend still holds it as a draft (not approved).", draft=draft
+        )
     found = adhoc_backend().find_invoice(adhoc_request_from_json(invoice.adhoc_request))
     if found is not None:
         return Outcome(found)

@@ -154,16 +154,7 @@ def _workspace(context: dict, contract_id: str, cycle_key: str, *, refresh: bool
     context.update(
         preview=preview,
         preview_total_minor=preview_total_minor,
-        needs_confirmation=not preview.lines or preview_total_minor == 0,
-        submit_form=SubmitCycleForm(
-            initial={
-                "contract": contract.id,
-                "cycle": cycle.key,
-                "cycle_fp": context["cycle_fp"],
-                "preview_total_minor": preview_total_minor,
-                "previous": context.get("previous_id"),
-            }
-        ),
+        needs_confirmation=services.needs_empty_confirmation(preview.lines, preview_total_minor),
     )
     return None
 
@@ -180,12 +171,12 @@ def submit_cycle(request):
     previous = None
     if data.get("previous"):
         previous = get_object_or_404(Invoice, pk=data["previous"])
-    page_url = (
-        reverse("invoices:new_cycle")
-        + "?"
-        + urlencode({"contract": data["contract"], "cycle": data["cycle"]})
-    )
-    context = {"q": "", "search_form": ContractSearchForm()}
+    # Every answer below re-renders the workspace, whose links and form keep the revision.
+    context = {
+        "q": "",
+        "search_form": ContractSearchForm(),
+        "previous_id": previous.pk if previous else None,
+    }
     try:
         result = services.invoice_submit_cycle(
             actor=request.user,
@@ -232,9 +223,6 @@ def submit_cycle(request):
         messages.success(request, text)
         url = reverse("invoices:detail", args=[invoice.pk])
         return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-    context["page_url"] = page_url
-    if previous is not None:
-        context["previous_id"] = previous.pk
     response = render(request, _fragment(request, template, "preview"), context, status=status)
     return retarget(response, "#preview") if request.htmx else response
 

@@ -256,6 +256,35 @@ def test_revise_prefills_the_rejected_invoice(client_for, clerk, manager, world)
     assert second.total_minor == 8200 + 3998
 
 
+def test_two_clerks_revising_at_once_make_one_revision_and_a_clear_refusal(
+    client_for, clerk, clerk2, manager, world, monkeypatch
+):
+    submit(client_for(clerk), world)
+    invoice = Invoice.objects.get()
+    services.invoice_reject(actor=manager, invoice_id=invoice.pk, reason="Manuals are 2")
+    revise_url = f"{form_url(world)}&previous={invoice.pk}"
+    first = client_for(clerk).post(
+        revise_url, valid_data(world, action="submit", submission_key="k-a")
+    )
+    assert first.status_code == 302
+    # The second clerk passed the up-front check before the first revision was saved.
+    real_check = services._check_revision
+    checks = []
+
+    def raced_check(**kwargs):
+        checks.append(kwargs)
+        if len(checks) > 1:
+            real_check(**kwargs)
+
+    monkeypatch.setattr(services, "_check_revision", raced_check)
+    second = client_for(clerk2).post(
+        revise_url, valid_data(world, action="submit", submission_key="k-b")
+    )
+    assert second.status_code == 409
+    assert "already been revised" in second.content.decode()
+    assert Invoice.objects.filter(previous=invoice).count() == 1
+
+
 def test_only_clerks_create_adhoc_invoices(client_for, manager, auditor, world):
     for person in (manager, auditor):
         assert client_for(person).get(form_url(world)).status_code == 403

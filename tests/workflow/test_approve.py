@@ -3,7 +3,7 @@
 import pytest
 from django.core import mail
 
-from invoices import services
+from invoices import selectors, services
 from invoices.audit import audit_verify
 from invoices.backends.base import (
     AlreadyInvoicedUpstream,
@@ -172,6 +172,54 @@ def test_retry_approves_again_when_the_backend_did_not(fake, clerk, manager):
     settled = services.invoice_retry(actor=manager, invoice_id=invoice.pk)
     assert settled.status == S.APPROVED
     assert fake.calls["approve_draft"] == 2
+
+
+def test_retry_refuses_a_draft_that_drifted_since_the_failed_approval(fake, clerk, manager):
+    invoice = submitted(clerk)
+    fake.fail("approve_draft", BackendUnavailable("connection refused"))
+    with pytest.raises(services.UpstreamFailed):
+        approve(manager, invoice)
+    fake.change_lines(invoice.upstream_id, (line("Hosting", "120.00"),))
+    with pytest.raises(services.DraftDrifted):
+        services.invoice_retry(actor=manager, invoice_id=invoice.pk)
+    assert Invoice.objects.get().status == S.FAILED
+    assert fake.calls["approve_draft"] == 1  # only the first, failed attempt
+    assert AuditEvent.objects.filter(action="invoice.approval_refused").exists()
+
+
+def test_an_approval_that_may_have_gone_through_is_neither_rejected_nor_withdrawn(
+    fake, clerk, manager, manager2
+):
+    invoice = submitted(clerk)
+    fake.fail("approve_draft", OutcomeUnknown("reply lost"))
+    with pytest.raises(services.UpstreamFailed):
+        approve(manager, invoice)
+    for refused in (
+        lambda: services.invoice_reject(actor=manager2, invoice_id=invoice.pk, reason="Wrong"),
+        lambda: services.invoice_withdraw(actor=clerk, invoice_id=invoice.pk),
+    ):
+        with pytest.raises(services.InvalidTransition, match="settle it first with Retry"):
+            refused()
+    failed = Invoice.objects.get()
+    assert failed.status == S.FAILED
+    assert invoice.upstream_id in fake.drafts  # nothing taken back
+    # Neither action is offered; Retry (which asks the backend first) is.
+    page = selectors.invoice_page(failed, manager2)
+    assert (page["can_reject"], page["can_retry"]) == (False, True)
+    assert selectors.invoice_page(failed, clerk)["can_withdraw"] is False
+
+
+def test_an_approval_recorded_after_a_racing_rejection_leaves_no_draft_to_delete(
+    fake, clerk, manager
+):
+    invoice = submitted(clerk)
+    Invoice.objects.filter(pk=invoice.pk).update(status=S.APPROVING, upstream_cleanup_pending=True)
+    remote = fake.approve_draft(invoice.upstream_id)
+    approved = services._record_approved(invoice, manager, remote, action="invoice.reconciled")
+    assert approved.status == S.APPROVED
+    assert approved.upstream_cleanup_pending is False
+    assert services.invoice_cleanup_upstream(invoice_id=invoice.pk) is True
+    assert invoice.upstream_id in fake.drafts
 
 
 def test_retry_is_four_eyes_too(fake, clerk, manager):

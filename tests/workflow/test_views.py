@@ -202,6 +202,25 @@ def test_submit_of_a_stale_cycle_explains_and_shows_the_fresh_list(client_for, c
     assert not Invoice.objects.exists()
 
 
+def test_a_stale_cycle_during_a_revision_keeps_the_revision_in_every_link(
+    client_for, clerk, manager, fake
+):
+    first = services.invoice_submit_cycle(
+        actor=clerk,
+        contract_id="c-1",
+        cycle_key=MAY.key,
+        cycle_fp=services.cycle_fingerprint(MAY),
+        preview_total_minor=15000,
+    ).invoice
+    services.invoice_reject(actor=manager, invoice_id=first.pk, reason="Seats are 30")
+    fake.cycles["c-1"] = (cycle("2026-05-01", "2026-05-31"), JUNE)
+    response = post_submit(client_for(clerk), previous=str(first.pk))
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "refresh=1&amp;previous=" + str(first.pk) in html
+    assert html.count(f"previous={first.pk}") >= 3  # refresh, and each cycle's preview (x2)
+
+
 def test_double_submit_gives_a_friendly_link_to_the_live_invoice(client_for, clerk, fake):
     client = client_for(clerk)
     post_submit(client)
