@@ -735,17 +735,15 @@ def invoice_cleanup_upstream(*, invoice_id: int, actor=None) -> bool:
     invoice = Invoice.objects.get(pk=invoice_id)
     if not invoice.upstream_cleanup_pending:
         return True
+    # (This invoice is rejected or withdrawn, so the live one is always another.)
     superseded = (
-        Invoice.objects.filter(
-            kind=Invoice.Kind.CYCLE,
+        live_invoice_for_cycle(
             backend=invoice.backend,
             contract_id=invoice.contract_id,
             customer_id=invoice.customer_id,
             bill_for=invoice.bill_for,
-            status__in=Invoice.LIVE_STATUSES,
         )
-        .exclude(pk=invoice.pk)
-        .exists()
+        is not None
     )
     deleted = superseded or not invoice.upstream_id
     if not deleted:

@@ -145,8 +145,7 @@ def coverage(request, contract_id: str):
     }
     try:
         backend_name = cycle_backend().name
-        contract, _ = backend_cache.contract(contract_id, refresh=refresh)
-        cycles, fetched = backend_cache.billing_cycles(contract_id, refresh=refresh)
+        contract, cycles, fetched = backend_cache.contract_and_cycles(contract_id, refresh=refresh)
     except BackendError as exc:
         context["problem"] = backend_problem(exc)
         status = 404 if getattr(exc, "status", None) == 404 else 503
