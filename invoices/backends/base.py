@@ -168,18 +168,6 @@ class Contract(ContractSummary):
     cadence: str = ""
     in_advance: bool | None = None
 
-    @property
-    def summary(self) -> ContractSummary:
-        return ContractSummary(
-            id=self.id,
-            name=self.name,
-            status=self.status,
-            currency=self.currency,
-            customer=self.customer,
-            start_date=self.start_date,
-            end_date=self.end_date,
-        )
-
 
 @dataclass(frozen=True)
 class BillingCycle:

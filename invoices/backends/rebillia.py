@@ -49,7 +49,7 @@ from .base import (
     PaymentMethod,
     RemoteInvoice,
 )
-from .http import UNREADABLE, HttpClient, Reply, ReplyLost, UnreadableReply, mask_secret
+from .http import UNREADABLE, HttpClient, ReplyLost, UnreadableReply, mask_secret
 
 NAME = "rebillia"
 MAX_PAGE_SIZE = 250
@@ -112,15 +112,6 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
-def _error_hook(reply: Reply) -> BackendError | None:
-    if reply.status in (401, 403):
-        return BackendMisconfigured(
-            f"Rebillia refused the API key (HTTP {reply.status}). Check REBILLIA_API_KEY.",
-            backend=NAME,
-        )
-    return None
-
-
 class RebilliaBackend:
     """AdhocBackend over Rebillia's REST API. Invoices are live as soon as they are created."""
 
@@ -163,7 +154,6 @@ class RebilliaBackend:
             read_retries=settings.BACKEND_READ_RETRIES,
             secrets=(key,),
             credential_settings="REBILLIA_API_KEY",
-            error_hook=_error_hook,
             **http_overrides,
         )
         return cls(http=http, base_url=base_url, root_url=base_url[: -len("/v1")], api_key=key)
@@ -439,7 +429,7 @@ class RebilliaBackend:
         body = self.build_invoice_body(request)
         try:
             reply = self.http.request("POST", "/invoices", json_body=body)
-        except (ReplyLost, UnreadableReply) as exc:
+        except ReplyLost as exc:
             return self._recover(request, f"its reply was lost ({exc.message})")
         if reply.is_empty:
             return self._recover(request, "Rebillia accepted it without saying its id")

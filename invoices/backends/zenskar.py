@@ -192,11 +192,7 @@ def _error_hook(reply: Reply) -> BackendError | None:
             "belongs to that organisation.",
             backend=NAME,
         )
-    if reply.status == 401:
-        return BackendMisconfigured(
-            "Zenskar did not accept the credential (401). Check ZENSKAR_API_KEY.", backend=NAME
-        )
-    return None
+    return None  # 401 and the rest: HttpClient.error_for
 
 
 class ZenskarBackend:
@@ -298,17 +294,6 @@ class ZenskarBackend:
         if not isinstance(data, dict):
             raise _unreadable("the contract is not an object")
         return self._contract(data)
-
-    def get_customer(self, customer_id: str) -> CustomerRef:
-        path = f"/customers/{_id_path(customer_id, 'customer')}"
-        data = self.http.request("GET", path).json()
-        if not isinstance(data, dict):
-            raise _unreadable("the customer is not an object")
-        return CustomerRef(
-            id=_text(data.get("id") or customer_id),
-            name=_text(data.get("customer_name") or data.get("name")),
-            email=_text(data.get("email")),
-        )
 
     def _customer(self, data: dict) -> CustomerRef:
         customer = data.get("customer") if isinstance(data.get("customer"), dict) else {}
