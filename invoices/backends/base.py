@@ -409,6 +409,11 @@ class CycleBackend(Protocol):
     def check(self) -> CheckResult: ...
 
 
+# Ad-hoc invoice statuses (Rebillia's, which the embedded engine keeps) that can never be the
+# invoice a lost create just made: `find_invoice` skips them.
+DEAD_ADHOC_STATUSES = frozenset({"voided", "canceled", "cancelled", "refund", "partialrefund"})
+
+
 @runtime_checkable
 class AdhocBackend(Protocol):
     """Ad-hoc invoices (embedded engine, Rebillia). Invoices are live as soon as created."""

@@ -31,6 +31,7 @@ from billing_rules.cycles import midnight
 from invoices import money
 
 from .base import (
+    DEAD_ADHOC_STATUSES,
     Address,
     AdhocCustomer,
     AdhocInvoiceRequest,
@@ -61,7 +62,6 @@ from .base import (
 )
 
 NAME = "embedded"
-DEAD_STATUSES = frozenset({"voided", "canceled", "refund"})
 
 
 @contextmanager
@@ -510,7 +510,8 @@ class EmbeddedAdhocBackend:
         found = [
             _remote(row, request.currency_code, recovered=True)
             for row in rows
-            if row["total"] == request.total_minor and row["status"] not in DEAD_STATUSES
+            if row["total"] == request.total_minor
+            and row["status"].lower() not in DEAD_ADHOC_STATUSES
         ]
         if len(found) > 1:
             raise OutcomeUnknown(

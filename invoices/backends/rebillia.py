@@ -32,6 +32,7 @@ from django.core.cache import cache
 from invoices import money
 
 from .base import (
+    DEAD_ADHOC_STATUSES,
     PAYMENT_TYPES,
     Address,
     AdhocCustomer,
@@ -55,7 +56,6 @@ NAME = "rebillia"
 MAX_PAGE_SIZE = 250
 MAX_LIST_PAGES = 20  # at most 5,000 items read when scanning a list
 COUNTRY_CACHE_SECONDS = 24 * 60 * 60
-DEAD_STATUSES = frozenset({"voided", "canceled", "cancelled"})
 ADDRESS_TYPES = ("residential", "commercial")
 
 
@@ -639,7 +639,7 @@ def _total_matches(value: Any, request: AdhocInvoiceRequest) -> bool:
 
 
 def _matches(item: Mapping, request: AdhocInvoiceRequest, customer: int) -> bool:
-    if _text(item.get("status")).lower() in DEAD_STATUSES:
+    if _text(item.get("status")).lower() in DEAD_ADHOC_STATUSES:
         return False
     if item.get("customerId") is not None and _positive_int(item.get("customerId")) != customer:
         return False
