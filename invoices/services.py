@@ -645,8 +645,16 @@ def invoice_retry(*, actor: AbstractBaseUser, invoice_id: int) -> Invoice:
     if outcome.gone:
         raise UpstreamFailed(outcome.explanation, invoice)
     if outcome.draft is not None:
-        # Still a draft: what is sent now must still be what the manager approved.
-        _refuse_drifted(actor, invoice, outcome.draft)
+        # Still a draft: what is sent now must still be what the manager approved. A drifted one
+        # is known not to be approved, so it goes back to the inbox, where it can be rejected.
+        try:
+            _refuse_drifted(actor, invoice, outcome.draft)
+        except DraftDrifted:
+            with transaction.atomic():
+                locked = _locked(invoice_id)
+                if locked.status == S.FAILED:
+                    _back_to_pending(locked, actor, outcome.explanation)
+            raise
     with transaction.atomic():
         invoice = _locked(invoice_id)
         if invoice.status != S.FAILED:
@@ -875,20 +883,24 @@ def invoice_reconcile(*, invoice_id: int, actor=None) -> ReconcileResult:
                     fields=("failure_code", "failure_message"),
                 )
             return ReconcileResult(invoice_id, before, S.FAILED, "needs a person: draft gone")
-        # Not approved upstream: back to the approvals inbox, for a manager to approve again.
-        locked.decided_by = None
-        locked.decided_at = None
-        locked.failure_code = ""
-        locked.failure_message = ""
-        _transition(
-            locked,
-            to=S.PENDING,
-            actor=actor,
-            action="invoice.reconciled",
-            reason=f"{outcome.explanation} Returned to the approvals inbox.",
-            fields=("decided_by", "decided_at", "failure_code", "failure_message"),
-        )
+        _back_to_pending(locked, actor, outcome.explanation)
     return ReconcileResult(invoice_id, before, S.PENDING, "not approved upstream: pending again")
+
+
+def _back_to_pending(locked: Invoice, actor, explanation: str) -> None:
+    """Not approved upstream: back to the approvals inbox, for a manager to decide again."""
+    locked.decided_by = None
+    locked.decided_at = None
+    locked.failure_code = ""
+    locked.failure_message = ""
+    _transition(
+        locked,
+        to=S.PENDING,
+        actor=actor,
+        action="invoice.reconciled",
+        reason=f"{explanation} Returned to the approvals inbox.",
+        fields=("decided_by", "decided_at", "failure_code", "failure_message"),
+    )
 
 
 def invoices_to_reconcile(*, older_than: timedelta):

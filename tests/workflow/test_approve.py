@@ -182,9 +182,27 @@ def test_retry_refuses_a_draft_that_drifted_since_the_failed_approval(fake, cler
     fake.change_lines(invoice.upstream_id, (line("Hosting", "120.00"),))
     with pytest.raises(services.DraftDrifted):
         services.invoice_retry(actor=manager, invoice_id=invoice.pk)
-    assert Invoice.objects.get().status == S.FAILED
     assert fake.calls["approve_draft"] == 1  # only the first, failed attempt
     assert AuditEvent.objects.filter(action="invoice.approval_refused").exists()
+    # Known not to be approved, it is back in the inbox, where it can be rejected.
+    back = Invoice.objects.get()
+    assert (back.status, back.failure_code) == (S.PENDING, "")
+    rejected = services.invoice_reject(actor=manager, invoice_id=back.pk, reason="Drifted")
+    assert rejected.status == S.REJECTED
+
+
+def test_an_unknown_outcome_whose_draft_drifted_can_be_rejected_after_retry(fake, clerk, manager):
+    invoice = submitted(clerk)
+    fake.fail("approve_draft", OutcomeUnknown("reply lost"))
+    with pytest.raises(services.UpstreamFailed):
+        approve(manager, invoice)
+    fake.change_lines(invoice.upstream_id, (line("Hosting", "120.00"),))
+    with pytest.raises(services.DraftDrifted):
+        services.invoice_retry(actor=manager, invoice_id=invoice.pk)
+    # Retry learned it was not approved, so reject (refused while unknown) is possible now.
+    rejected = services.invoice_reject(actor=manager, invoice_id=invoice.pk, reason="Drifted")
+    assert rejected.status == S.REJECTED
+    assert invoice.upstream_id not in fake.drafts
 
 
 def test_an_approval_that_may_have_gone_through_is_neither_rejected_nor_withdrawn(
