@@ -5,7 +5,7 @@
 
 It uses its own database (default `billing_admin_bench` on the local PostgreSQL; override with
 --database-url or BENCH_DATABASE_URL): creates it if missing, migrates it, and seeds it with
-`manage.py bench_seed` up to --invoices invoices (a few minutes for a million, timed and printed;
+`bench/seed_history.py` up to --invoices invoices (a few minutes for a million, timed and printed;
 later runs reuse the data). Then, with DJANGO_DEBUG off and a signed-in auditor on Django's test
 client (the whole middleware stack, in this process), it prints the median and p95 server time of:
 
@@ -122,6 +122,7 @@ def main() -> int:
     }
     from django.core.management import call_command
 
+    from bench.seed_history import seed_history
     from invoices.models import Invoice
 
     call_command("migrate", verbosity=0)
@@ -129,7 +130,7 @@ def main() -> int:
     if have < args.invoices:
         print(f"seeding {args.invoices - have:,} invoices (have {have:,}) ...")
         started = time.perf_counter()
-        call_command("bench_seed", invoices=args.invoices - have, force=True, verbosity=0)
+        seed_history(args.invoices - have, force=True, verbosity=0)
         print(f"seeded in {time.perf_counter() - started:.1f} s")
         have = Invoice.objects.count()
     from django.db import connection
@@ -159,8 +160,10 @@ def run(args) -> None:
     from django.views.generic import ListView
     from django_htmx.middleware import HtmxDetails
 
-    from invoices import history, views_history
+    from invoices import keyset, selectors
+    from invoices.forms import HistoryFilterForm
     from invoices.models import AuditEvent, Invoice
+    from invoices.views import history as views_history
 
     auditor = get_user_model().objects.get(username="bench-auditor")
     client = Client()
@@ -194,7 +197,7 @@ def run(args) -> None:
     explain("first page", url)
     position = DEEP_PAGES * page_size
     moment, pk = ordered.values_list("submitted_at", "id")[position - 1]
-    deep_url = url + "?" + urlencode({"after": history.encode_cursor(moment, pk)})
+    deep_url = url + "?" + urlencode({"after": keyset.encode_cursor(moment, pk)})
     expected_first = ordered.values_list("id", flat=True)[position]
     assert f'href="/invoices/{expected_first}/"' in get(deep_url)().content.decode()
     deep = report(
@@ -210,21 +213,21 @@ def run(args) -> None:
 
     # The same deep page through a plain offset-paginated ListView, and the keyset view, both
     # called directly with the same request set-up (no middleware), for the ratio.
-    users = history.user_choices()
+    users = selectors.user_choices()
 
     class OffsetHistory(ListView):
         paginate_by = page_size
         template_name = "invoices/history.html"
 
         def get_queryset(self):
-            return history.history_queryset().order_by("-submitted_at", "-id")
+            return selectors.history_queryset().order_by("-submitted_at", "-id")
 
         def get_context_data(self, **kwargs):
             context = super().get_context_data(**kwargs)
             page = SimpleNamespace(
                 rows=context["object_list"], next_cursor=None, previous_cursor=None, is_first=False
             )
-            form = history.HistoryFilterForm({}, users=users)
+            form = HistoryFilterForm({}, users=users)
             form.is_valid()
             return {**context, "page": page, "form": form, "query": "", "export_url": ""}
 
@@ -321,7 +324,7 @@ def run(args) -> None:
         explain(label, path)
     approved = Invoice.objects.filter(status="approved").order_by("-submitted_at", "-id")
     moment, pk = approved.values_list("submitted_at", "id")[2000 * page_size - 1]
-    path = url + "?" + urlencode({"status": "approved", "after": history.encode_cursor(moment, pk)})
+    path = url + "?" + urlencode({"status": "approved", "after": keyset.encode_cursor(moment, pk)})
     report("status=approved, page 2,001 (keyset)", *measure(get(path), args.repeat))
     explain("status=approved deep", path)
 
@@ -338,7 +341,7 @@ def run(args) -> None:
     seq_at = AuditEvent.objects.order_by("-at", "-seq").values_list("at", "seq")[
         DEEP_PAGES * page_size - 1
     ]
-    audit_deep = audit_url + "?" + urlencode({"after": history.encode_cursor(*seq_at)})
+    audit_deep = audit_url + "?" + urlencode({"after": keyset.encode_cursor(*seq_at)})
     report(f"audit log, page {DEEP_PAGES + 1:,}", *measure(get(audit_deep), args.repeat))
     report(
         "audit log, action=invoice.rejected",

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from billing_admin.views import healthz
-from invoices.views import home
+from invoices.views.home import home
 
 urlpatterns = [
     path("", home, name="home"),
@@ -19,5 +19,5 @@ urlpatterns = [
     path("", include("invoices.urls")),
 ]
 
-handler403 = "invoices.views.permission_denied"
+handler403 = "invoices.views.home.permission_denied"
 handler500 = "billing_admin.views.server_error"

@@ -23,9 +23,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import models
 
-from billing_rules.cycles import compute_cycles
-
 from . import api
+from .api.contracts import _load_contract
+from .api.cycles import _cycles, _rate
 from .models import (
     AddressBookEntry,
     CompanyCurrency,
@@ -783,19 +783,12 @@ def _seed_approved_invoices(contracts: list[Contract]) -> tuple[int, int]:
             continue
         cycles = [
             cycle
-            for cycle in compute_cycles(
-                start=contract.start_date,
-                end=contract.end_date,
-                cadence=contract.cadence,
-                anchor_day=contract.billing_cycle_start_day,
-                in_advance=contract.in_advance,
-                horizon=APPROVED_BEFORE,
-            )
+            for cycle in _cycles(contract, horizon=APPROVED_BEFORE)
             if cycle.bill_for.date() < APPROVED_BEFORE
         ][-3:]
         if not cycles:
             continue
-        loaded = api._load_contract(contract.id)
+        loaded = _load_contract(contract.id)
         taken = set(
             EngineInvoice.objects.filter(contract=contract).values_list("bill_for", flat=True)
         )
@@ -803,7 +796,7 @@ def _seed_approved_invoices(contracts: list[Contract]) -> tuple[int, int]:
             approved += 1
             if cycle.bill_for in taken:
                 continue
-            lines = api._rate(loaded, cycle)
+            lines = _rate(loaded, cycle)
             issued = datetime.combine(cycle.bill_for.date(), time(9, 0), tzinfo=UTC)
             invoice = EngineInvoice(
                 id=demo_id("invoice", contract.id, cycle.bill_for.date()),

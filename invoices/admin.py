@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.utils import timezone
 
-from . import history, money, roles
+from . import exports, money, roles
 from .exports import csv_response
 from .models import AuditEvent, Invoice
 
@@ -68,14 +68,14 @@ class InvoiceAdmin(ReadOnlyAdmin):
     ordering = ("-submitted_at", "-id")
     show_full_result_count = False
 
-    csv_header = history.HISTORY_CSV_HEADER
+    csv_header = exports.HISTORY_CSV_HEADER
 
     @admin.display(description="Total", ordering="total_minor")
     def total_display(self, obj):
         return money.format_money(obj.total_minor, obj.currency)
 
     def csv_rows(self, queryset):
-        return history.invoice_csv_rows(queryset.order_by("id"))
+        return exports.invoice_csv_rows(queryset.order_by("id"))
 
 
 @admin.register(AuditEvent)
@@ -88,7 +88,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "at"
     show_full_result_count = False
 
-    csv_header = history.AUDIT_CSV_HEADER
+    csv_header = exports.AUDIT_CSV_HEADER
 
     def csv_rows(self, queryset):
-        return history.audit_event_csv_rows(queryset.order_by("seq"))
+        return exports.audit_event_csv_rows(queryset.order_by("seq"))

@@ -1,8 +1,8 @@
 """Local records: every submitted invoice (history and approval status) and the audit trail.
 
-Statuses change only in `invoices.services`. Invariants the database can hold are constraints here:
-one live invoice per (backend, contract, customer, bill-for date), four eyes on decisions, and an
-append-only, hash-chained audit trail.
+Statuses change only in `invoices.services`, along `invoices.workflow`'s transition table.
+Invariants the database can hold are constraints here: one live invoice per (backend, contract,
+customer, bill-for date), four eyes on decisions, and an append-only, hash-chained audit trail.
 """
 
 import hashlib
@@ -13,32 +13,18 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from . import workflow
+
 
 class Invoice(models.Model):
     class Kind(models.TextChoices):
         CYCLE = "cycle", "Contract cycle"
         ADHOC = "adhoc", "Ad-hoc"
 
-    class Status(models.TextChoices):
-        SUBMITTING = "submitting", "Submitting"
-        PENDING = "pending_approval", "Pending approval"
-        APPROVING = "approving", "Approving"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
-        WITHDRAWN = "withdrawn", "Withdrawn"
-        FAILED = "failed", "Failed (needs a person)"
-
-    # "Live" invoices hold their cycle: nobody can submit the same cycle again while one exists.
-    # `submitting` is the intent recorded before the draft is generated upstream (it claims the
-    # cycle, so two clerks never generate the same draft); `failed` is live too: its upstream
-    # draft may still exist until a person or `manage.py reconcile` settles it.
-    LIVE_STATUSES = (
-        Status.SUBMITTING,
-        Status.PENDING,
-        Status.APPROVING,
-        Status.APPROVED,
-        Status.FAILED,
-    )
+    # Statuses, and which of them are "live" (hold their cycle), are named once: in the
+    # workflow table.
+    Status = workflow.Status
+    LIVE_STATUSES = workflow.LIVE_STATUSES
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     backend = models.CharField(max_length=32)
@@ -112,10 +98,7 @@ class Invoice(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["backend", "contract_id", "customer_id", "bill_for"],
-                condition=Q(kind="cycle")
-                & Q(
-                    status__in=["submitting", "pending_approval", "approving", "approved", "failed"]
-                ),
+                condition=Q(kind="cycle") & Q(status__in=[str(s) for s in workflow.LIVE_STATUSES]),
                 name="one_live_invoice_per_cycle",
                 violation_error_message="This billing cycle already has a live invoice.",
             ),
@@ -160,13 +143,11 @@ class Invoice(models.Model):
 
     @property
     def is_live(self) -> bool:
-        return self.status in self.LIVE_STATUSES
+        return self.status in workflow.LIVE_STATUSES
 
     @property
     def approval_outcome_unknown(self) -> bool:
-        """A failed approval whose request may have reached the backend: until Retry (which asks
-        the backend first) or reconcile settles it, it must not be rejected or withdrawn."""
-        return self.status == self.Status.FAILED and self.failure_code == "outcome_unknown"
+        return workflow.outcome_unknown(self)
 
     @property
     def preview_differs(self) -> bool:

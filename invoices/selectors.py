@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db.models import Count, Min
+from django.db.models import Count, Exists, Min, OuterRef, QuerySet
 from django.utils import timezone
 
-from . import roles
+from . import roles, workflow
 from .backends.base import BillingCycle, Contract
-from .forms import ApproveForm, RejectForm
+from .forms import ApproveForm, AuditFilterForm, HistoryFilterForm, RejectForm
+from .keyset import PAGE_SIZE, keyset_page
 from .models import AuditEvent, Invoice
 from .snapshots import diff_lines
 
@@ -86,7 +88,7 @@ def my_invoices(user, *, limit: int = 100) -> dict:
 def approval_inbox(user, *, limit: int = 200) -> list[Invoice]:
     """Pending invoices, oldest first (the user's own are shown but cannot be approved)."""
     return list(
-        Invoice.objects.filter(status__in=(S.PENDING, S.FAILED, S.APPROVING))
+        Invoice.objects.filter(status__in=workflow.INBOX_STATUSES)
         .select_related("submitted_by")
         .defer(*LIST_DEFERRED)
         .order_by("submitted_at", "id")[:limit]
@@ -119,7 +121,8 @@ def invoice_page(invoice: Invoice, user) -> dict:
         .order_by("seq")
     )
     is_submitter = invoice.submitted_by_id == user.pk
-    can_decide = user.has_perm(roles.APPROVE) and not is_submitter
+    invoice.has_next_version = any(v.previous_id == invoice.pk for v in versions)
+    actions = workflow.allowed_actions(invoice, user)
     return {
         "invoice": invoice,
         "versions": versions,
@@ -127,22 +130,11 @@ def invoice_page(invoice: Invoice, user) -> dict:
         "prior": prior,
         "events": events,
         "is_submitter": is_submitter,
-        "can_approve": can_decide and invoice.status == S.PENDING,
-        "can_retry": can_decide
-        and invoice.status == S.FAILED
-        and invoice.failure_code != "already_invoiced",
-        "can_reject": can_decide
-        and invoice.status in (S.PENDING, S.FAILED)
-        and not invoice.approval_outcome_unknown,
-        "can_withdraw": is_submitter
-        and invoice.status in (S.PENDING, S.FAILED)
-        and not invoice.approval_outcome_unknown,
-        "can_revise": user.has_perm(roles.SUBMIT)
-        and invoice.status == S.REJECTED
-        and not any(v.previous_id == invoice.pk for v in versions),
+        "actions": actions,
+        # A manager looking at their own pending submission is told why nothing is offered.
         "own_submission_notice": user.has_perm(roles.APPROVE)
         and is_submitter
-        and invoice.status == S.PENDING,
+        and invoice.status in workflow.ACTIONS["approve"].sources,
         "approve_form": ApproveForm(initial={"content_hash": invoice.content_hash}),
         "reject_form": RejectForm(),
     }
@@ -197,3 +189,82 @@ def home_dashboard(user) -> dict:
     context["is_auditor"] = user.has_perm(roles.AUDIT)
     context["sent_back_total"] = counts["sent_back"]
     return context
+
+
+# --- history and audit log (keyset pages, see invoices.keyset) ----------------------------------
+def user_choices() -> list[tuple[int, str]]:
+    """(id, username) of every account, for the submitter / approver / actor selects."""
+    return list(get_user_model().objects.order_by("username").values_list("pk", "username"))
+
+
+def history_queryset(user=None) -> QuerySet:
+    """Every local invoice with what a history row shows (the line snapshots stay behind)."""
+    queryset = Invoice.objects.select_related("submitted_by", "decided_by").defer(
+        "lines", "adhoc_request", "failure_message"
+    )
+    # For the row's actions (workflow.allowed_actions): "revise" needs to know of a newer version.
+    return queryset.annotate(
+        has_next_version=Exists(Invoice.objects.filter(previous_id=OuterRef("pk")))
+    )
+
+
+def history_page(form: HistoryFilterForm, *, user, after: str = "", before: str = "", size=None):
+    page = keyset_page(
+        form.filter(history_queryset(user)),
+        time_field="submitted_at",
+        id_field="id",
+        after=after,
+        before=before,
+        size=size or PAGE_SIZE,
+        avoid_time_index=form.avoid_time_index,
+    )
+    for invoice in page.rows:
+        invoice.actions = workflow.allowed_actions(invoice, user)
+    return page
+
+
+def audit_page(form: AuditFilterForm, *, after: str = "", before: str = "", size=None):
+    return keyset_page(
+        form.filter(AuditEvent.objects.all()),
+        time_field="at",
+        id_field="seq",
+        after=after,
+        before=before,
+        size=size or PAGE_SIZE,
+    )
+
+
+# --- contract coverage -----------------------------------------------------------------------
+#: A due cycle is a gap when nothing live holds it: never invoiced, or only closed invoices.
+GAP_STATES = frozenset({"not_invoiced", *workflow.CLOSED_STATUSES})
+
+
+@dataclass(frozen=True)
+class CoverageRow:
+    row: CycleRow
+    due: bool  # the bill-for date is in the past
+    gap: bool  # due, and nothing live holds it (never invoiced, or only rejected/withdrawn)
+
+    @property
+    def cycle(self) -> BillingCycle:
+        return self.row.cycle
+
+
+@dataclass(frozen=True)
+class Coverage:
+    rows: list[CoverageRow]
+    counts: dict[str, int]
+    gaps: int
+
+
+def coverage(*, backend: str, contract: Contract, cycles, now: datetime | None = None):
+    """Every fetched cycle with its local state; due cycles that nothing live holds are gaps."""
+    now = now or timezone.now()
+    rows = []
+    counts: dict[str, int] = {}
+    for row in cycle_rows(backend=backend, contract=contract, cycles=cycles):
+        due = row.cycle.bill_for < now
+        gap = due and row.state in GAP_STATES
+        rows.append(CoverageRow(row, due, gap))
+        counts[row.state_label] = counts.get(row.state_label, 0) + 1
+    return Coverage(rows, counts, sum(r.gap for r in rows))

@@ -1,23 +1,27 @@
 from django.urls import path
 
-from . import views, views_adhoc
+from .views import adhoc, clerk, decisions, history
 
 app_name = "invoices"
 
 urlpatterns = [
-    path("invoices/new/", views.new_cycle, name="new_cycle"),
-    path("invoices/new/submit", views.submit_cycle, name="submit_cycle"),
-    path("invoices/adhoc/new/", views_adhoc.new_adhoc, name="new_adhoc"),
-    path("invoices/mine/", views.mine, name="mine"),
-    path("approvals/", views.inbox, name="inbox"),
-    path("invoices/<int:pk>/", views.detail, name="detail"),
-    path("invoices/<int:pk>/approve", views.approve, name="approve"),
-    path("invoices/<int:pk>/retry", views.retry, name="retry"),
-    path("invoices/<int:pk>/reject", views.reject, name="reject"),
-    path("invoices/<int:pk>/withdraw", views.withdraw, name="withdraw"),
-    path("invoices/<int:pk>/revise", views.revise, name="revise"),
+    # Clerks
+    path("invoices/new/", clerk.new_cycle, name="new_cycle"),
+    path("invoices/new/submit", clerk.submit_cycle, name="submit_cycle"),
+    path("invoices/adhoc/new/", adhoc.new_adhoc, name="new_adhoc"),
+    path("invoices/mine/", clerk.mine, name="mine"),
+    path("invoices/<int:pk>/revise", clerk.revise, name="revise"),
+    # Managers (and the submitter's withdraw): the invoice page and its actions
+    path("approvals/", decisions.inbox, name="inbox"),
+    path("invoices/<int:pk>/", decisions.detail, name="detail"),
+    *(
+        path(f"invoices/<int:pk>/{action}", decisions.decide, {"action": action}, name=action)
+        for action in decisions.DECISIONS
+    ),
+    # Everyone who reads history
+    path("history/", history.history_list, name="history"),
+    path("history/export.csv", history.history_export, name="history_export"),
+    path("audit/", history.audit_log, name="audit"),
+    path("audit/export.csv", history.audit_export, name="audit_export"),
+    path("contracts/<path:contract_id>/coverage", history.coverage, name="coverage"),
 ]
-
-from .urls_history import urlpatterns as history_urlpatterns  # noqa: E402
-
-urlpatterns += history_urlpatterns

@@ -267,7 +267,7 @@ def test_seed_demo_creates_users_data_and_a_history_and_is_idempotent(settings):
 def test_a_database_outage_is_a_clear_503_not_a_crash(clerk, monkeypatch):
     from django.db import OperationalError
 
-    from invoices import views
+    from invoices import selectors
 
     client = Client(raise_request_exception=False)
     client.force_login(clerk)
@@ -275,7 +275,7 @@ def test_a_database_outage_is_a_clear_503_not_a_crash(clerk, monkeypatch):
     def down(*args, **kwargs):
         raise OperationalError("connection to server failed: the database system is shutting down")
 
-    monkeypatch.setattr(views.selectors, "my_invoices", down)
+    monkeypatch.setattr(selectors, "my_invoices", down)
     response = client.get(reverse("invoices:mine"))
     assert response.status_code == 503
     assert response["Retry-After"] == "10"
@@ -284,11 +284,11 @@ def test_a_database_outage_is_a_clear_503_not_a_crash(clerk, monkeypatch):
 
 @pytest.mark.django_db
 def test_an_unexpected_error_is_the_plain_500_page(clerk, monkeypatch):
-    from invoices import views
+    from invoices import selectors
 
     client = Client(raise_request_exception=False)
     client.force_login(clerk)
-    monkeypatch.setattr(views.selectors, "my_invoices", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(selectors, "my_invoices", lambda *a, **k: 1 / 0)
     response = client.get(reverse("invoices:mine"))
     assert response.status_code == 500
     assert b"Something went wrong on our side" in response.content

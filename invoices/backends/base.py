@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 T = TypeVar("T")
@@ -238,16 +239,41 @@ class Preview:
     notes: tuple[str, ...] = ()
 
 
+class DraftState(StrEnum):
+    """Where a generated invoice stands upstream, in the port's words (adapters map their
+    vendor's status to one of these; nothing outside an adapter reads a vendor's status)."""
+
+    DRAFT = "draft"  # generated, not approved: it can still be approved or deleted
+    APPROVED = "approved"  # approved upstream, or past that (sent, paid, void): final
+
+
 @dataclass(frozen=True)
 class Draft:
     id: str
     number: str
-    status: str  # draft | approved | paid | void | ...
+    status: str  # the vendor's own word (draft | approved | paid | void ...), for people only
+    state: DraftState
     currency: str
     total: Decimal
     lines: tuple[LineItem, ...]
     contract_id: str = ""
     customer_id: str = ""
+
+    @property
+    def is_draft(self) -> bool:
+        return self.state is DraftState.DRAFT
+
+    def as_remote(self, *, recovered: bool = False) -> RemoteInvoice:
+        """This invoice as an approval's result (`recovered`: found by looking, not from the
+        approval's own reply)."""
+        return RemoteInvoice(
+            id=self.id,
+            number=self.number,
+            status=self.status,
+            currency=self.currency,
+            total=self.total,
+            recovered=recovered,
+        )
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from .base import (
     CustomerRef,
     CycleNotMatched,
     Draft,
+    DraftState,
     Gateway,
     LineItem,
     NotFoundUpstream,
@@ -295,13 +296,7 @@ class EmbeddedCycleBackend:
     def approve_draft(self, invoice_id: str) -> RemoteInvoice:
         with engine_errors():
             info = api.approve_invoice(invoice_id)
-        return RemoteInvoice(
-            id=info.id,
-            number=info.number,
-            status=info.status,
-            currency=info.currency,
-            total=money.to_major(info.total_minor, info.currency),
-        )
+        return _draft(info).as_remote()
 
     def delete_draft(self, invoice_id: str) -> None:
         with engine_errors():
@@ -326,6 +321,8 @@ def _draft(info: api.InvoiceInfo) -> Draft:
         id=info.id,
         number=info.number,
         status=info.status,
+        # The engine's invoices are `draft` until approved, then `approved` for good.
+        state=DraftState.DRAFT if info.status == "draft" else DraftState.APPROVED,
         currency=info.currency,
         total=money.to_major(info.total_minor, info.currency),
         lines=lines,

@@ -42,6 +42,7 @@ from .base import (
     CustomerRef,
     CycleNotMatched,
     Draft,
+    DraftState,
     LineItem,
     NotFoundUpstream,
     OutcomeUnknown,
@@ -507,10 +508,12 @@ class ZenskarBackend:
         currency = _text(invoice.get("currency")).upper()
         lines = tuple(_line_item(item, period, currency) for item in items)
         total = invoice.get("invoice_total")
+        status = _text(invoice.get("status")).lower()
         return Draft(
             id=_text(invoice.get("id") or invoice_id),
             number=_text(invoice.get("invoice_number")),
-            status=_text(invoice.get("status")).lower(),
+            status=status,
+            state=_draft_state(status),
             currency=currency,
             total=(
                 _in_currency(_dec(total, "invoice_total"), currency)
@@ -697,6 +700,12 @@ def _period(invoice: Mapping) -> tuple[datetime, datetime] | None:
     begin = _opt_dt(period.get("begin_date"), "invoice_period.begin_date")
     end = _opt_dt(period.get("end_date_exclusive"), "invoice_period.end_date_exclusive")
     return (begin, end) if begin and end and end > begin else None
+
+
+def _draft_state(status: str) -> DraftState:
+    """Zenskar's invoice status in the port's words: `draft` until approved; every other
+    status (approved, sent, paid, void ...) comes after an approval."""
+    return DraftState.DRAFT if status == "draft" else DraftState.APPROVED
 
 
 def _remote_invoice(data: Mapping, invoice_id: str, *, recovered: bool = False) -> RemoteInvoice:

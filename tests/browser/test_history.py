@@ -8,8 +8,8 @@ import pytest
 from django.db import transaction
 from playwright.sync_api import expect
 
-from invoices import views_history
 from invoices.models import Invoice
+from invoices.views import history as views_history
 
 from .conftest import assert_accessible, htmx_ready
 

@@ -8,9 +8,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from invoices import views_history
 from invoices.audit import audit_verify
 from invoices.models import AuditChainHead, AuditEvent
+from invoices.views import history as views_history
 
 from ..helpers import count_queries
 

@@ -1,4 +1,4 @@
-"""bench_seed: a small run keeps every invariant and leaves a verifying audit chain."""
+"""bench/seed_history.py: a small run keeps every invariant and leaves a verifying audit chain."""
 
 import json
 from collections import Counter
@@ -10,11 +10,12 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import Count, F
 
+from bench._seed_rows import request_json
+from bench.seed_history import SeedError, seed_history
 from invoices import roles
 from invoices.adhoc import adhoc_request_from_json, adhoc_request_to_json
 from invoices.audit import audit_record, audit_verify
 from invoices.backends.base import AdhocInvoiceRequest, AdhocLine
-from invoices.management.commands.bench_seed import request_json
 from invoices.models import AuditEvent, Invoice
 from invoices.snapshots import invoice_content_hash, lines_total_minor
 
@@ -27,13 +28,13 @@ def as_json(value) -> str:
 
 
 def seed(n=500, **options):
-    call_command("bench_seed", invoices=n, batch=120, force=True, verbosity=0, **options)
+    seed_history(n, batch=120, force=True, verbosity=0, **options)
 
 
 def test_refuses_to_run_with_debug_off_unless_forced(settings):
     settings.DEBUG = False
-    with pytest.raises(CommandError, match="refuses to run with DJANGO_DEBUG off"):
-        call_command("bench_seed", invoices=10, verbosity=0)
+    with pytest.raises(SeedError, match="refuses to run with DJANGO_DEBUG off"):
+        seed_history(10, verbosity=0)
     assert not Invoice.objects.exists()
 
 
@@ -132,3 +133,8 @@ def test_fast_request_json_matches_the_services_shape():
         customer_name="Acme",
     )
     assert as_json(request_json(request)) == as_json(adhoc_request_to_json(request))
+
+
+def test_is_no_longer_a_management_command():
+    with pytest.raises(CommandError, match="Unknown command"):
+        call_command("bench_seed", invoices=10)

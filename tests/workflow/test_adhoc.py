@@ -8,6 +8,7 @@ from django.urls import reverse
 from billing_engine.models import AdhocInvoice
 from invoices import services
 from invoices.models import AuditEvent, Invoice
+from invoices.services import records
 from tests.engine.factories import adhoc_world
 
 pytestmark = pytest.mark.django_db
@@ -268,7 +269,7 @@ def test_two_clerks_revising_at_once_make_one_revision_and_a_clear_refusal(
     )
     assert first.status_code == 302
     # The second clerk passed the up-front check before the first revision was saved.
-    real_check = services._check_revision
+    real_check = records.check_revision
     checks = []
 
     def raced_check(**kwargs):
@@ -276,7 +277,7 @@ def test_two_clerks_revising_at_once_make_one_revision_and_a_clear_refusal(
         if len(checks) > 1:
             real_check(**kwargs)
 
-    monkeypatch.setattr(services, "_check_revision", raced_check)
+    monkeypatch.setattr(records, "check_revision", raced_check)
     second = client_for(clerk2).post(
         revise_url, valid_data(world, action="submit", submission_key="k-b")
     )

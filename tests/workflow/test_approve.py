@@ -12,6 +12,7 @@ from invoices.backends.base import (
     OutcomeUnknown,
 )
 from invoices.models import AuditEvent, Invoice
+from invoices.services import decide
 
 from .conftest import MAY
 from .fake_backend import line
@@ -223,8 +224,8 @@ def test_an_approval_that_may_have_gone_through_is_neither_rejected_nor_withdraw
     assert invoice.upstream_id in fake.drafts  # nothing taken back
     # Neither action is offered; Retry (which asks the backend first) is.
     page = selectors.invoice_page(failed, manager2)
-    assert (page["can_reject"], page["can_retry"]) == (False, True)
-    assert selectors.invoice_page(failed, clerk)["can_withdraw"] is False
+    assert page["actions"] == {"retry"}
+    assert "withdraw" not in selectors.invoice_page(failed, clerk)["actions"]
 
 
 def test_an_approval_recorded_after_a_racing_rejection_leaves_no_draft_to_delete(
@@ -233,7 +234,7 @@ def test_an_approval_recorded_after_a_racing_rejection_leaves_no_draft_to_delete
     invoice = submitted(clerk)
     Invoice.objects.filter(pk=invoice.pk).update(status=S.APPROVING, upstream_cleanup_pending=True)
     remote = fake.approve_draft(invoice.upstream_id)
-    approved = services._record_approved(invoice, manager, remote, action="invoice.reconciled")
+    approved = decide.record_approved(invoice, manager, remote, step="settle.approved")
     assert approved.status == S.APPROVED
     assert approved.upstream_cleanup_pending is False
     assert services.invoice_cleanup_upstream(invoice_id=invoice.pk) is True

@@ -8,6 +8,7 @@ from django.core.management import call_command
 from invoices import services
 from invoices.backends.base import BackendUnavailable
 from invoices.models import AuditEvent, Invoice
+from invoices.services import decide, submit
 
 from .conftest import MAY
 
@@ -43,7 +44,7 @@ def test_crash_between_upstream_approval_and_local_commit_is_settled_once(
     def die(*args, **kwargs):
         raise Crash
 
-    monkeypatch.setattr(services, "_record_approved", die)
+    monkeypatch.setattr(decide, "record_approved", die)
     with pytest.raises(Crash):
         services.invoice_approve(
             actor=manager, invoice_id=invoice.pk, seen_hash=invoice.content_hash
@@ -72,7 +73,7 @@ def test_crash_before_the_upstream_call_returns_the_invoice_to_the_inbox(
     def die(**kwargs):
         raise Crash
 
-    monkeypatch.setattr(services, "_send_approval", die)
+    monkeypatch.setattr(decide, "_send_approval", die)
     with pytest.raises(Crash):
         services.invoice_approve(
             actor=manager, invoice_id=invoice.pk, seen_hash=invoice.content_hash
@@ -93,7 +94,7 @@ def test_crash_during_submission_leaves_an_intent_that_reconcile_drops(fake, cle
     def die(*args, **kwargs):
         raise Crash
 
-    monkeypatch.setattr(services, "snapshot_lines", die)
+    monkeypatch.setattr(submit, "snapshot_lines", die)
     with pytest.raises(Crash):
         submitted(clerk)
     monkeypatch.undo()
@@ -118,7 +119,7 @@ def test_failed_approval_that_went_through_is_settled_as_approved(fake, clerk, m
 
 def test_reconcile_leaves_records_in_flight_alone(fake, clerk, manager, monkeypatch):
     invoice = submitted(clerk)
-    monkeypatch.setattr(services, "_send_approval", lambda **kw: kw["invoice"])
+    monkeypatch.setattr(decide, "_send_approval", lambda **kw: kw["invoice"])
     services.invoice_approve(actor=manager, invoice_id=invoice.pk, seen_hash=invoice.content_hash)
     out = StringIO()
     call_command("reconcile", stdout=out)  # default: only records older than 60 s
@@ -143,7 +144,7 @@ def test_a_draft_generated_before_a_crash_is_taken_back_by_reconcile(fake, clerk
     def die(*args, **kwargs):
         raise Crash
 
-    monkeypatch.setattr(services, "snapshot_lines", die)
+    monkeypatch.setattr(submit, "snapshot_lines", die)
     with pytest.raises(Crash):
         submitted(clerk)
     monkeypatch.undo()
@@ -161,7 +162,7 @@ def test_an_interrupted_submission_whose_draft_was_approved_elsewhere_needs_a_pe
     def die(*args, **kwargs):
         raise Crash
 
-    monkeypatch.setattr(services, "snapshot_lines", die)
+    monkeypatch.setattr(submit, "snapshot_lines", die)
     with pytest.raises(Crash):
         submitted(clerk)
     monkeypatch.undo()

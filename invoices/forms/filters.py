@@ -1,41 +1,20 @@
-"""Read side of the history pages: filter forms, keyset pages, CSV rows and contract coverage.
-
-Every list here is ordered newest first and paged by *keyset*: a page is "the next N rows after
-this (time, id)", never "skip N rows", so a page deep in a million rows costs what the first one
-costs (one index range scan), and invoices that arrive meanwhile never shift the page you are on.
-A cursor is an opaque token in the URL (`?after=...` or `?before=...`); the filters live in the
-URL too, so the filtered view is bookmarkable and the CSV export is exactly what the page shows
-(all of its pages).
-
-Indexes that keep these queries index-driven are declared on the models (see Invoice.Meta and
-AuditEvent.Meta) and, for substring search on PostgreSQL, created by migration 0004 (pg_trgm GIN
-indexes on UPPER(name), which is what Django's `icontains` compares).
-"""
+"""The history and audit-log filter forms: the filtered view is the URL (a GET form), and each
+form narrows a queryset by what it cleaned (`filter`)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.db import connection, transaction
-from django.db.models import DateTimeField, Exists, F, Func, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import money, roles
-from .backends import ADHOC_BACKENDS, CYCLE_BACKENDS
-from .backends.base import BillingCycle, Contract
-from .models import AuditEvent, Invoice
-from .selectors import CycleRow, cycle_rows
+from .. import money, workflow
+from ..backends import ADHOC_BACKENDS, CYCLE_BACKENDS
+from ..models import Invoice
 
 S = Invoice.Status
-PAGE_SIZE = 50
 #: Shortest substring searched for: PostgreSQL's trigram indexes need three characters.
 MIN_SEARCH = 3
 #: Invoices are submitted within days of their billing date; see HistoryFilterForm.avoid_time_index.
@@ -46,142 +25,12 @@ SYSTEM_ACTOR = "(system)"
 #: Audit actions the services and sign-in signals write (the action filter offers these; any
 #: other well-formed action name from a bookmarked URL is accepted too).
 AUDIT_ACTIONS = (
-    "invoice.submitted",
-    "invoice.submit_failed",
-    "invoice.approval_started",
-    "invoice.approved",
-    "invoice.approval_refused",
-    "invoice.approval_failed",
-    "invoice.approval_retried",
-    "invoice.reconciled",
-    "invoice.rejected",
-    "invoice.withdrawn",
-    "invoice.draft_deleted",
+    *workflow.AUDIT_ACTIONS,
+    *workflow.EVENTS,
     "auth.signed_in",
     "auth.signed_out",
     "auth.sign_in_failed",
 )
-
-
-# --- cursors ---------------------------------------------------------------------------------
-def encode_cursor(moment: datetime, pk: int) -> str:
-    """An opaque, URL-safe token for the position (moment, pk)."""
-    text = f"{moment.astimezone(UTC).isoformat()}|{pk}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def decode_cursor(token: str) -> tuple[datetime, int] | None:
-    """The position a token names, or None for anything that is not one of ours."""
-    if not token or len(token) > 120:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        moment_text, pk_text = text.split("|")
-        moment = datetime.fromisoformat(moment_text)
-        pk = int(pk_text)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
-        return None
-    if moment.tzinfo is None or pk < 0:
-        return None
-    return moment.astimezone(UTC), pk
-
-
-@dataclass(frozen=True)
-class KeysetPage:
-    rows: list
-    next_cursor: str | None
-    previous_cursor: str | None
-    size: int
-
-    @property
-    def is_first(self) -> bool:
-        return self.previous_cursor is None
-
-
-def keyset_page(
-    queryset: QuerySet,
-    *,
-    time_field: str,
-    id_field: str,
-    after: str = "",
-    before: str = "",
-    size: int = PAGE_SIZE,
-    avoid_time_index: bool = False,
-) -> KeysetPage:
-    """One page of `queryset`, newest first by (time_field, id_field), from a cursor.
-
-    The position test is written as `t <= t0 AND (t < t0 OR id < id0)`: its first half bounds an
-    index range scan on (time, id) on every database, the second only drops ties at the edge.
-    An unreadable cursor shows the first page.
-
-    `avoid_time_index` is for filters whose matches all lie far down the (time, id) index (see
-    HistoryFilterForm.avoid_time_index): walking it newest first would pass every newer row
-    before finding one. The page's ids are then found through the filter's own index and sorted
-    (on PostgreSQL by an expression equal to the time, which the planner cannot read from the
-    (time, id) index; with inv_billing_sort_idx that is an index-only scan), and its rows are
-    fetched by id. The rows and their order are the same either way.
-    """
-    t, i = time_field, id_field
-    sort_t = _Unindexed(F(t)) if avoid_time_index and connection.vendor == "postgresql" else F(t)
-
-    def fetch(narrowed: QuerySet, newest_first: bool) -> list:
-        order = (sort_t.desc(), F(i).desc()) if newest_first else (sort_t.asc(), F(i).asc())
-        narrowed = narrowed.order_by(*order)
-        if not avoid_time_index:
-            return list(narrowed[: size + 1])
-        ids = list(narrowed.values_list(i, flat=True)[: size + 1])
-        found = {getattr(row, i): row for row in queryset.filter(**{f"{i}__in": ids})}
-        return [found[pk] for pk in ids]
-
-    position = decode_cursor(after) if after else None
-    if position is not None:
-        t0, i0 = position
-        rows = fetch(
-            queryset.filter(
-                Q(**{f"{t}__lte": t0}) & (Q(**{f"{t}__lt": t0}) | Q(**{f"{i}__lt": i0}))
-            ),
-            newest_first=True,
-        )
-        more = len(rows) > size
-        rows = rows[:size]
-        return KeysetPage(
-            rows,
-            _cursor(rows[-1], t, i) if more else None,
-            _cursor(rows[0], t, i) if rows else None,
-            size,
-        )
-    position = decode_cursor(before) if before else None
-    if position is not None:
-        t0, i0 = position
-        rows = fetch(
-            queryset.filter(
-                Q(**{f"{t}__gte": t0}) & (Q(**{f"{t}__gt": t0}) | Q(**{f"{i}__gt": i0}))
-            ),
-            newest_first=False,
-        )
-        more = len(rows) > size
-        rows = rows[:size]
-        rows.reverse()
-        if more:
-            return KeysetPage(rows, _cursor(rows[-1], t, i), _cursor(rows[0], t, i), size)
-        if len(rows) == size:  # exactly the first page
-            return KeysetPage(rows, _cursor(rows[-1], t, i), None, size)
-        # Fewer rows than a page before the cursor: that is the start; show a full first page.
-    rows = fetch(queryset, newest_first=True)
-    more = len(rows) > size
-    rows = rows[:size]
-    return KeysetPage(rows, _cursor(rows[-1], t, i) if more else None, None, size)
-
-
-class _Unindexed(Func):
-    """A timestamp column as `(col + INTERVAL '0 seconds')`: same value, no index order."""
-
-    template = "(%(expressions)s + INTERVAL '0 seconds')"
-    output_field = DateTimeField()
-
-
-def _cursor(row, time_field: str, id_field: str) -> str:
-    return encode_cursor(getattr(row, time_field), getattr(row, id_field))
 
 
 # --- shared form pieces ----------------------------------------------------------------------
@@ -198,11 +47,6 @@ def _date_field(label: str, help_text: str = "") -> forms.DateField:
         input_formats=["%Y-%m-%d"],
         error_messages={"invalid": "Enter a date as YYYY-MM-DD."},
     )
-
-
-def user_choices() -> list[tuple[int, str]]:
-    """(id, username) of every account, for the submitter / approver / actor selects."""
-    return list(get_user_model().objects.order_by("username").values_list("pk", "username"))
 
 
 class _FilterForm(forms.Form):
@@ -428,84 +272,6 @@ def search_q(text: str) -> Q:
     return condition | by_id if by_id is not None else condition
 
 
-def history_queryset(user=None) -> QuerySet:
-    """Every local invoice with what a history row shows (the line snapshots stay behind)."""
-    queryset = Invoice.objects.select_related("submitted_by", "decided_by").defer(
-        "lines", "adhoc_request", "failure_message"
-    )
-    if user is not None and user.has_perm(roles.SUBMIT):
-        # Clerks are offered "revise" on rejected invoices that have no newer version yet.
-        queryset = queryset.annotate(
-            has_next_version=Exists(Invoice.objects.filter(previous_id=OuterRef("pk")))
-        )
-    return queryset
-
-
-def history_page(form: HistoryFilterForm, *, user, after: str = "", before: str = "", size=None):
-    return keyset_page(
-        form.filter(history_queryset(user)),
-        time_field="submitted_at",
-        id_field="id",
-        after=after,
-        before=before,
-        size=size or PAGE_SIZE,
-        avoid_time_index=form.avoid_time_index,
-    )
-
-
-# (CSV header, model field read for it): one list, so header and values cannot drift apart.
-_HISTORY_CSV_COLUMNS = (
-    ("id", "id"),
-    ("version", "version"),
-    ("previous_id", "previous_id"),
-    ("kind", "kind"),
-    ("backend", "backend"),
-    ("status", "status"),
-    ("contract_id", "contract_id"),
-    ("contract_name", "contract_name"),
-    ("customer_id", "customer_id"),
-    ("customer_name", "customer_name"),
-    ("cycle_name", "cycle_name"),
-    ("bill_for", "bill_for"),
-    ("period_start", "period_start"),
-    ("period_end", "period_end"),
-    ("currency", "currency"),
-    ("total", "total_minor"),
-    ("submitted_by", "submitted_by__username"),
-    ("submitted_at", "submitted_at"),
-    ("decided_by", "decided_by__username"),
-    ("decided_at", "decided_at"),
-    ("decision_reason", "decision_reason"),
-    ("upstream_id", "upstream_id"),
-    ("upstream_number", "upstream_number"),
-    ("content_hash", "content_hash"),
-)
-HISTORY_CSV_HEADER = [header for header, _ in _HISTORY_CSV_COLUMNS]
-_HISTORY_CSV_FIELDS = tuple(field for _, field in _HISTORY_CSV_COLUMNS)
-_TOTAL = _HISTORY_CSV_FIELDS.index("total_minor")
-_CURRENCY = _HISTORY_CSV_FIELDS.index("currency")
-
-
-def invoice_csv_rows(queryset, *, chunk_size: int = 2000) -> Iterator[list]:
-    """CSV rows (HISTORY_CSV_HEADER) of the invoices in `queryset`, in its order, streamed from
-    a server-side cursor. Plain tuples (no model instances) keep it fast; totals in major units
-    beside their currency code. Used by the history export and the admin's."""
-    rows = queryset.values_list(*_HISTORY_CSV_FIELDS)
-    # Inside a transaction, PostgreSQL's server-side cursor streams as rows are fetched; in
-    # autocommit Django declares it WITH HOLD, which makes the server compute every row first.
-    with transaction.atomic():
-        for row in rows.iterator(chunk_size=chunk_size):
-            row = list(row)
-            row[_TOTAL] = money.to_major(row[_TOTAL], row[_CURRENCY])
-            yield row
-
-
-def history_csv_rows(form: HistoryFilterForm, *, chunk_size: int = 2000) -> Iterator[list]:
-    """Every invoice of the filtered view, newest first."""
-    queryset = form.filter(Invoice.objects.all()).order_by("-submitted_at", "-id")
-    return invoice_csv_rows(queryset, chunk_size=chunk_size)
-
-
 # --- audit log -------------------------------------------------------------------------------
 class AuditFilterForm(_FilterForm):
     actor = forms.ChoiceField(required=False, label="Actor")
@@ -563,85 +329,3 @@ class AuditFilterForm(_FilterForm):
         if data.get("date_to"):
             queryset = queryset.filter(at__lt=_day_start(data["date_to"] + timedelta(days=1)))
         return queryset
-
-
-def audit_page(form: AuditFilterForm, *, after: str = "", before: str = "", size=None):
-    return keyset_page(
-        form.filter(AuditEvent.objects.all()),
-        time_field="at",
-        id_field="seq",
-        after=after,
-        before=before,
-        size=size or PAGE_SIZE,
-    )
-
-
-_AUDIT_CSV_COLUMNS = (
-    ("seq", "seq"),
-    ("at", "at"),
-    ("actor", "actor_username"),
-    ("action", "action"),
-    ("invoice_id", "invoice_id"),
-    ("from_status", "from_status"),
-    ("to_status", "to_status"),
-    ("reason", "reason"),
-    ("request_id", "request_id"),
-    ("ip", "ip"),
-    ("data", "data"),
-    ("prev_hash", "prev_hash"),
-    ("hash", "hash"),
-)
-AUDIT_CSV_HEADER = [header for header, _ in _AUDIT_CSV_COLUMNS]
-_AUDIT_CSV_FIELDS = tuple(field for _, field in _AUDIT_CSV_COLUMNS)
-_DATA = _AUDIT_CSV_FIELDS.index("data")
-
-
-def audit_event_csv_rows(queryset, *, chunk_size: int = 2000) -> Iterator[list]:
-    """CSV rows (AUDIT_CSV_HEADER) of the events in `queryset`, in its order, streamed."""
-    rows = queryset.values_list(*_AUDIT_CSV_FIELDS)
-    with transaction.atomic():  # a streaming cursor, as for invoices (see above)
-        for row in rows.iterator(chunk_size=chunk_size):
-            row = list(row)
-            row[_DATA] = json.dumps(row[_DATA], sort_keys=True)
-            yield row
-
-
-def audit_csv_rows(form: AuditFilterForm, *, chunk_size: int = 2000) -> Iterator[list]:
-    """Every event of the filtered view, newest first."""
-    queryset = form.filter(AuditEvent.objects.all()).order_by("-at", "-seq")
-    return audit_event_csv_rows(queryset, chunk_size=chunk_size)
-
-
-# --- contract coverage -----------------------------------------------------------------------
-GAP_STATES = frozenset({"not_invoiced", S.REJECTED, S.WITHDRAWN})
-
-
-@dataclass(frozen=True)
-class CoverageRow:
-    row: CycleRow
-    due: bool  # the bill-for date is in the past
-    gap: bool  # due, and nothing live holds it (never invoiced, or only rejected/withdrawn)
-
-    @property
-    def cycle(self) -> BillingCycle:
-        return self.row.cycle
-
-
-@dataclass(frozen=True)
-class Coverage:
-    rows: list[CoverageRow]
-    counts: dict[str, int]
-    gaps: int
-
-
-def coverage(*, backend: str, contract: Contract, cycles, now: datetime | None = None):
-    """Every fetched cycle with its local state; due cycles that nothing live holds are gaps."""
-    now = now or timezone.now()
-    rows = []
-    counts: dict[str, int] = {}
-    for row in cycle_rows(backend=backend, contract=contract, cycles=cycles):
-        due = row.cycle.bill_for < now
-        gap = due and row.state in GAP_STATES
-        rows.append(CoverageRow(row, due, gap))
-        counts[row.state_label] = counts.get(row.state_label, 0) + 1
-    return Coverage(rows, counts, sum(r.gap for r in rows))

@@ -10,20 +10,18 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import QueryDict
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
-from django_htmx.http import HttpResponseClientRedirect
 
-from . import money, roles, services
-from .adhoc import adhoc_request_from_json
-from .backends import adhoc_backend
-from .backends.base import AdhocInvoiceRequest, AdhocLine, BackendError
-from .forms import AddressForm, AdhocInvoiceForm, LineFormSet
-from .models import Invoice
-from .views import backend_problem
+from .. import money, roles, services
+from ..adhoc import adhoc_request_from_json
+from ..backends import adhoc_backend
+from ..backends.base import AdhocInvoiceRequest, AdhocLine, BackendError
+from ..forms import AddressForm, AdhocInvoiceForm, LineFormSet
+from ..models import Invoice
+from .common import backend_problem, done, problem_for
 
 TEMPLATE = "invoices/new_adhoc.html"
 LINE_FIELDS = ("description", "quantity", "amount")
@@ -200,8 +198,8 @@ def _forms(backend, catalogue: Catalogue, *, data=None, initial: dict | None = N
     return form, lines, billing, shipping
 
 
-def _render_form(request, backend, catalogue, context, initial, *, status=200, fragment=None):
-    form, lines, billing, shipping = _forms(backend, catalogue, initial=initial)
+def _show(request, context, forms_, initial) -> None:
+    form, lines, billing, shipping = forms_
     context.update(
         form=form,
         lines=lines,
@@ -210,6 +208,10 @@ def _render_form(request, backend, catalogue, context, initial, *, status=200, f
         submission_key=request.POST.get("submission_key") or uuid.uuid4().hex,
         totals=_totals_from_initial(initial, form.currency_code),
     )
+
+
+def _render_form(request, backend, catalogue, context, initial, *, status=200, fragment=None):
+    _show(request, context, _forms(backend, catalogue, initial=initial), initial)
     template = f"{TEMPLATE}#{fragment}" if fragment and request.htmx else TEMPLATE
     return render(request, template, context, status=status)
 
@@ -266,14 +268,7 @@ def _post(request, backend, catalogue, context, previous):
         return _render_form(request, backend, catalogue, context, initial, fragment=fragment)
 
     form, lines, billing, shipping = _forms(backend, catalogue, data=request.POST)
-    context.update(
-        form=form,
-        lines=lines,
-        billing=billing,
-        shipping=shipping,
-        submission_key=request.POST.get("submission_key") or uuid.uuid4().hex,
-        totals=_totals_from_initial(initial, form.currency_code),
-    )
+    _show(request, context, (form, lines, billing, shipping), initial)
     valid = all(f.is_valid() for f in (form, lines, billing, shipping))
     if not valid:
         context["has_errors"] = True
@@ -295,12 +290,14 @@ def _post(request, backend, catalogue, context, previous):
             submission_key=request.POST.get("submission_key") or None,
         )
     except services.ServiceError as exc:
-        context["problem"] = {"message": exc.message}
-        return render(request, TEMPLATE, context, status=409)
-    messages.success(request, "Ad-hoc invoice submitted for approval. Nothing is sent to the "
-                     "billing backend until a manager approves it.")  # fmt: skip
-    url = reverse("invoices:detail", args=[invoice.pk])
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        context["problem"], status = problem_for(exc)
+        return render(request, TEMPLATE, context, status=status)
+    return done(
+        request,
+        reverse("invoices:detail", args=[invoice.pk]),
+        "Ad-hoc invoice submitted for approval. Nothing is sent to the billing backend until a "
+        "manager approves it.",
+    )
 
 
 def _request_from_forms(catalogue, form, lines, billing, shipping) -> AdhocInvoiceRequest:

@@ -1,7 +1,8 @@
 """History, audit log, their CSV exports, and contract coverage: read-only pages.
 
-Thin views over `invoices.history`. The filters are a GET form, so the filtered view is the URL;
-htmx replaces only the results part (and pushes the URL), and everything works without it.
+Thin views over the selectors (keyset pages) and exports. The filters are a GET form, so the
+filtered view is the URL; htmx replaces only the results part (and pushes the URL), and
+everything works without it.
 """
 
 from __future__ import annotations
@@ -15,20 +16,13 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 from django_htmx.http import push_url
 
-from . import backend_cache, history, roles
-from .backends import cycle_backend
-from .backends.base import BackendError
-from .exports import csv_response
-from .views import backend_problem
-
-#: Rows per page on the history and audit pages.
-PAGE_SIZE = history.PAGE_SIZE
-
-
-def _wants_fragment(request) -> bool:
-    """htmx asked for the results part only (not a boosted link, not a history restore)."""
-    htmx = request.htmx
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+from .. import backend_cache, exports, roles, selectors
+from ..backends import cycle_backend
+from ..backends.base import BackendError
+from ..forms import AuditFilterForm, HistoryFilterForm
+from ..forms.filters import COMMON_CURRENCIES
+from ..keyset import PAGE_SIZE
+from .common import problem_for, wants_fragment
 
 
 def _list_page(request, template: str, form, page_of, export_name: str, extra: dict):
@@ -49,7 +43,7 @@ def _list_page(request, template: str, form, page_of, export_name: str, extra: d
         "export_url": reverse(export_name) + (f"?{query}" if query else ""),
         **extra,
     }
-    fragment = _wants_fragment(request)
+    fragment = wants_fragment(request)
     response = render(
         request,
         f"{template}#results" if fragment else template,
@@ -72,24 +66,21 @@ def _stamp() -> str:
 @require_GET
 @permission_required(roles.HISTORY, raise_exception=True)
 def history_list(request):
-    form = history.HistoryFilterForm(request.GET, users=history.user_choices())
+    form = HistoryFilterForm(request.GET, users=selectors.user_choices())
     user = request.user
     try:
         current_backend = cycle_backend().name
     except BackendError:
         current_backend = None
     extra = {
-        "can_approve": user.has_perm(roles.APPROVE),
-        "can_submit": user.has_perm(roles.SUBMIT),
-        "can_audit": user.has_perm(roles.AUDIT),
         "cycle_backend_name": current_backend,
-        "currencies": history.COMMON_CURRENCIES,
+        "currencies": COMMON_CURRENCIES,
     }
     return _list_page(
         request,
         "invoices/history.html",
         form,
-        lambda f, **kw: history.history_page(f, user=user, **kw),
+        lambda f, **kw: selectors.history_page(f, user=user, **kw),
         "invoices:history_export",
         extra,
     )
@@ -98,15 +89,15 @@ def history_list(request):
 @require_GET
 @permission_required(roles.HISTORY, raise_exception=True)
 def history_export(request):
-    form = history.HistoryFilterForm(request.GET, users=history.user_choices())
+    form = HistoryFilterForm(request.GET, users=selectors.user_choices())
     if not form.is_valid():
         return _list_page(
             request, "invoices/history.html", form, None, "invoices:history_export", {}
         )
-    return csv_response(
+    return exports.csv_response(
         f"invoice-history-{_stamp()}.csv",
-        history.HISTORY_CSV_HEADER,
-        history.history_csv_rows(form),
+        exports.HISTORY_CSV_HEADER,
+        exports.history_csv_rows(form),
     )
 
 
@@ -114,22 +105,22 @@ def history_export(request):
 @require_GET
 @permission_required(roles.AUDIT, raise_exception=True)
 def audit_log(request):
-    form = history.AuditFilterForm(request.GET, users=history.user_choices())
+    form = AuditFilterForm(request.GET, users=selectors.user_choices())
     return _list_page(
-        request, "invoices/audit_log.html", form, history.audit_page, "invoices:audit_export", {}
+        request, "invoices/audit_log.html", form, selectors.audit_page, "invoices:audit_export", {}
     )
 
 
 @require_GET
 @permission_required(roles.AUDIT, raise_exception=True)
 def audit_export(request):
-    form = history.AuditFilterForm(request.GET, users=history.user_choices())
+    form = AuditFilterForm(request.GET, users=selectors.user_choices())
     if not form.is_valid():
         return _list_page(
             request, "invoices/audit_log.html", form, None, "invoices:audit_export", {}
         )
-    return csv_response(
-        f"audit-log-{_stamp()}.csv", history.AUDIT_CSV_HEADER, history.audit_csv_rows(form)
+    return exports.csv_response(
+        f"audit-log-{_stamp()}.csv", exports.AUDIT_CSV_HEADER, exports.audit_csv_rows(form)
     )
 
 
@@ -147,13 +138,12 @@ def coverage(request, contract_id: str):
         backend_name = cycle_backend().name
         contract, cycles, fetched = backend_cache.contract_and_cycles(contract_id, refresh=refresh)
     except BackendError as exc:
-        context["problem"] = backend_problem(exc)
-        status = 404 if getattr(exc, "status", None) == 404 else 503
+        context["problem"], status = problem_for(exc)
         return render(request, "invoices/coverage.html", context, status=status)
     context.update(
         contract=contract,
         fetched=fetched,
-        coverage=history.coverage(backend=backend_name, contract=contract, cycles=cycles),
+        coverage=selectors.coverage(backend=backend_name, contract=contract, cycles=cycles),
         new_cycle_url=reverse("invoices:new_cycle"),
     )
     return render(request, "invoices/coverage.html", context)

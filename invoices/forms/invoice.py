@@ -1,7 +1,7 @@
 from django import forms
 
-from . import money
-from .backends.base import Address
+from .. import money
+from ..backends.base import Address
 
 
 class ContractSearchForm(forms.Form):
@@ -27,6 +27,9 @@ class ApproveForm(forms.Form):
 
 
 class RejectForm(forms.Form):
+    # The content hash on the manager's page, recorded with the rejection (optional: a rejection
+    # is about what the manager read, whatever changed since).
+    content_hash = forms.CharField(required=False, max_length=64)
     reason = forms.CharField(
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),

@@ -1,0 +1,105 @@
+"""The embedded engine's in-process API: the only way in or out of `billing_engine`.
+
+It speaks the upstream vendors' semantics so that switching the adapter from `embedded` to a
+remote vendor changes transport, not behaviour. One module per capability of the port:
+- contract-cycle invoicing (upstream/zenskar.md): `contracts` (search, one contract with its
+  terms) and `cycles` (billing cycles, preview, and the cycle's draft: generate, read, approve,
+  delete);
+- ad-hoc invoicing (upstream/rebillia.md): `adhoc` (customers, payment methods, address book,
+  currencies, gateways, countries, ad-hoc invoices), whose create body `adhoc_validation` checks.
+`values` holds the frozen dataclasses both hand out, `numbering` the gapless invoice numbers.
+
+Callers use this package, never its modules: `from billing_engine import api`, then
+`api.generate_invoice(...)`.
+"""
+
+from ..errors import (
+    CycleNotFound,
+    EngineError,
+    InvalidState,
+    InvoiceAlreadyGeneratedForThisBillingPeriod,
+    NotFound,
+    ValidationFailed,
+)
+from .adhoc import (
+    address_book,
+    countries,
+    create_adhoc_invoice,
+    currencies,
+    find_adhoc_invoices,
+    gateways,
+    get_adhoc_invoice,
+    get_customer,
+    payment_methods,
+    search_customers,
+)
+from .contracts import get_contract, search_contracts
+from .cycles import (
+    approve_invoice,
+    billing_cycles,
+    delete_invoice,
+    generate_invoice,
+    get_invoice,
+    preview,
+    write_lines,
+)
+from .numbering import approved_number, draft_number, next_number
+from .values import (
+    MAX_PAGE,
+    AddressInfo,
+    ContractInfo,
+    CountryInfo,
+    CurrencyInfo,
+    CustomerInfo,
+    CustomerRef,
+    GatewayInfo,
+    InvoiceInfo,
+    LineInfo,
+    PaymentMethodInfo,
+    PhaseRef,
+    PricingRef,
+)
+
+__all__ = [
+    "MAX_PAGE",
+    "AddressInfo",
+    "ContractInfo",
+    "CountryInfo",
+    "CurrencyInfo",
+    "CustomerInfo",
+    "CustomerRef",
+    "CycleNotFound",
+    "EngineError",
+    "GatewayInfo",
+    "InvalidState",
+    "InvoiceAlreadyGeneratedForThisBillingPeriod",
+    "InvoiceInfo",
+    "LineInfo",
+    "NotFound",
+    "PaymentMethodInfo",
+    "PhaseRef",
+    "PricingRef",
+    "ValidationFailed",
+    "address_book",
+    "approve_invoice",
+    "approved_number",
+    "billing_cycles",
+    "countries",
+    "create_adhoc_invoice",
+    "currencies",
+    "delete_invoice",
+    "draft_number",
+    "find_adhoc_invoices",
+    "gateways",
+    "generate_invoice",
+    "get_adhoc_invoice",
+    "get_contract",
+    "get_customer",
+    "get_invoice",
+    "next_number",
+    "payment_methods",
+    "preview",
+    "search_contracts",
+    "search_customers",
+    "write_lines",
+]

@@ -1,0 +1,121 @@
+"""Settling interrupted or failed backend writes by asking the backend, never by re-sending.
+
+`manage.py reconcile` (and the manager's Retry) look at what the backend holds and move the
+record along one of the `settle.*` steps of the workflow table: approved upstream, not approved
+(back to the inbox), gone upstream (a person decides), or an interrupted submission dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .. import workflow
+from ..backends import cycle_backend
+from ..backends.base import NotFoundUpstream
+from ..models import Invoice
+from . import records
+from .decide import invoice_cleanup_upstream, record_approved
+from .settle import ask_backend, back_to_pending
+
+S = Invoice.Status
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    invoice_id: int
+    before: str
+    after: str
+    detail: str
+
+
+def invoice_reconcile(*, invoice_id: int, actor=None) -> ReconcileResult:
+    """Settle one `submitting`, `approving` or `failed` record by asking the backend."""
+    invoice = Invoice.objects.get(pk=invoice_id)
+    before = invoice.status
+    if invoice.status == S.SUBMITTING:
+        return _drop_interrupted_submission(invoice, actor)
+    if invoice.status not in workflow.UNSETTLED_STATUSES:
+        if invoice.upstream_cleanup_pending:
+            ok = invoice_cleanup_upstream(invoice_id=invoice_id, actor=actor)
+            return ReconcileResult(
+                invoice_id,
+                before,
+                before,
+                "upstream draft deleted" if ok else "upstream draft still to delete",
+            )
+        return ReconcileResult(invoice_id, before, before, "nothing to settle")
+    if invoice.failure_code == "already_invoiced":
+        return ReconcileResult(
+            invoice_id, before, before, "needs a person: already invoiced upstream"
+        )
+    outcome = ask_backend(invoice)
+    if outcome.remote is not None:
+        settled = record_approved(invoice, actor, outcome.remote, step="settle.approved")
+        return ReconcileResult(invoice_id, before, settled.status, "approved upstream")
+    with transaction.atomic():
+        locked = records.locked(invoice_id)
+        if locked.status != before:
+            return ReconcileResult(invoice_id, before, locked.status, "changed meanwhile")
+        if outcome.gone:
+            if not (before == S.FAILED and locked.failure_code == "gone_upstream"):
+                locked.failure_code = "gone_upstream"
+                locked.failure_message = outcome.explanation
+                records.transition(
+                    locked,
+                    "settle.gone",
+                    actor=actor,
+                    reason=outcome.explanation,
+                    fields=("failure_code", "failure_message"),
+                )
+            return ReconcileResult(invoice_id, before, S.FAILED, "needs a person: draft gone")
+        back_to_pending(locked, actor, outcome.explanation)
+    return ReconcileResult(invoice_id, before, S.PENDING, "not approved upstream: pending again")
+
+
+def _drop_interrupted_submission(invoice: Invoice, actor) -> ReconcileResult:
+    """The request died between claiming the cycle and recording the draft's lines: the intent
+    never became a submission. Its draft, if the backend had made one and we had learned its id,
+    is taken back; a draft whose id we never learned is replaced by the next submission of the
+    cycle (the backend keeps one draft per cycle)."""
+    before = invoice.status
+    detail = "interrupted submission dropped"
+    if invoice.upstream_id:
+        backend = cycle_backend()
+        try:
+            draft = backend.get_draft(invoice.upstream_id)
+        except NotFoundUpstream:
+            draft = None
+        if draft is not None and not draft.is_draft:
+            return ReconcileResult(
+                invoice.pk,
+                before,
+                before,
+                f"needs a person: its draft {invoice.upstream_id} is {draft.status} upstream",
+            )
+        if draft is not None:
+            backend.delete_draft(invoice.upstream_id)
+            detail += f"; its draft {invoice.upstream_id} was taken back"
+    records.drop(
+        invoice,
+        "settle.drop_intent",
+        actor=actor,
+        reason="interrupted submission settled by reconcile",
+    )
+    return ReconcileResult(invoice.pk, before, "dropped", detail)
+
+
+def invoices_to_reconcile(*, older_than: timedelta):
+    """Records a reconcile run should look at (in-flight ones younger than `older_than` are left
+    to the request that is handling them)."""
+    cutoff = timezone.now() - older_than
+    return (
+        Invoice.objects.filter(updated_at__lte=cutoff)
+        .filter(Q(status__in=workflow.UNSETTLED_STATUSES) | Q(upstream_cleanup_pending=True))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )

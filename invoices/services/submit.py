@@ -1,0 +1,337 @@
+"""Clerks submit invoices for approval: a contract's billing cycle, or an ad-hoc invoice.
+
+A cycle invoice is claim → generate → read back → record: the claim is a `submitting` row
+committed before anything is sent upstream (one live invoice per cycle is a database constraint,
+so two clerks never generate the same draft), and it keeps the draft's id as soon as the backend
+gives one, so a crash at any point leaves something `manage.py reconcile` can settle. An ad-hoc
+invoice is only recorded: nothing goes upstream before a manager approves it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .. import backend_cache, money, notifications, roles
+from ..adhoc import adhoc_request_to_json, adhoc_snapshot_lines
+from ..backends import adhoc_backend, cycle_backend
+from ..backends.base import (
+    AdhocInvoiceRequest,
+    AlreadyInvoicedUpstream,
+    BackendError,
+    BillingCycle,
+    Contract,
+    CycleNotMatched,
+    Draft,
+)
+from ..models import Invoice
+from ..snapshots import content_hash, invoice_content_hash, lines_total_minor, snapshot_lines
+from . import records
+from .errors import (
+    CycleAlreadyInvoiced,
+    InvalidTransition,
+    NeedsConfirmation,
+    StaleCycle,
+    UpstreamFailed,
+)
+
+log = logging.getLogger(__name__)
+S = Invoice.Status
+
+
+def cycle_fingerprint(cycle: BillingCycle) -> str:
+    """All five fields of a cycle as listed, so "still in the list exactly" can be checked."""
+    return content_hash(
+        {
+            "name": cycle.name,
+            "start_date": cycle.start_date,
+            "end_date": cycle.end_date,
+            "bill_for_date": cycle.bill_for_date,
+            "billing_cycle_start_day": cycle.billing_cycle_start_day,
+        }
+    )[:16]
+
+
+def needs_empty_confirmation(lines, total_minor: int) -> bool:
+    """An invoice with no lines or a zero total is submitted only with an explicit confirmation."""
+    return not lines or total_minor == 0
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    invoice: Invoice
+
+    @property
+    def preview_differs(self) -> bool:
+        return self.invoice.preview_differs
+
+
+# --- contract cycle -----------------------------------------------------------------------------
+def invoice_submit_cycle(
+    *,
+    actor: AbstractBaseUser,
+    contract_id: str,
+    cycle_key: str,
+    cycle_fp: str,
+    preview_total_minor: int | None,
+    confirm_empty: bool = False,
+    previous: Invoice | None = None,
+) -> SubmitResult:
+    """Generate the cycle's draft upstream, snapshot its real lines, and queue it for approval.
+
+    Raises StaleCycle (the cycle changed or vanished: the fresh list is attached),
+    CycleAlreadyInvoiced, NeedsConfirmation, NotAllowed, InvalidTransition, UpstreamFailed, or a
+    BackendError.
+    """
+    records.require(actor, roles.SUBMIT, "submit invoices")
+    records.check_revision(actor=actor, previous=previous, kind=Invoice.Kind.CYCLE)
+    backend = cycle_backend()
+    contract, cycle = _chosen_cycle(contract_id, cycle_key, cycle_fp, previous)
+    intent = _claim(actor, backend, contract, cycle, preview_total_minor, previous)
+    draft_id = _generate(actor, backend, intent, contract, cycle)
+    draft, lines, total_minor = _read_back(actor, backend, intent, draft_id)
+    if not confirm_empty and needs_empty_confirmation(lines, total_minor):
+        # Nothing approvable was asked for: take the draft back and ask for a confirmation.
+        records.delete_draft_quietly(backend, draft_id)
+        records.drop(intent, "submit.abandon", actor=actor, reason="zero total not confirmed")
+        raise NeedsConfirmation(
+            "The backend's draft has no lines."
+            if not lines
+            else "The backend's draft totals zero. Tick the confirmation to submit it anyway."
+        )
+    return SubmitResult(_record(actor, intent, draft, lines, total_minor, previous))
+
+
+def _chosen_cycle(contract_id, cycle_key, cycle_fp, previous) -> tuple[Contract, BillingCycle]:
+    """The contract, and the chosen cycle as the backend lists it now: it must still be in the
+    list exactly as it was shown."""
+    contract, _ = backend_cache.contract(contract_id)
+    cycles, _ = backend_cache.billing_cycles(contract_id, refresh=True)
+    cycle = next((c for c in cycles if c.key == cycle_key), None)
+    if cycle is None or cycle_fingerprint(cycle) != cycle_fp:
+        raise StaleCycle(
+            "The billing backend no longer lists this cycle exactly as it was shown to you. "
+            "Here is the fresh list; choose the cycle again.",
+            cycles,
+        )
+    if previous is not None and (
+        previous.contract_id != contract.id or previous.cycle_bill_for_date != cycle.bill_for_date
+    ):
+        raise InvalidTransition("A revision must be for the same contract and billing cycle.")
+    return contract, cycle
+
+
+def _claim(actor, backend, contract, cycle, preview_total_minor, previous) -> Invoice:
+    """1. The intent: a `submitting` row that claims the cycle before anything goes upstream."""
+    intent = Invoice(
+        kind=Invoice.Kind.CYCLE,
+        backend=backend.name,
+        contract_id=contract.id,
+        contract_name=contract.name,
+        customer_id=contract.customer.id,
+        customer_name=contract.customer.name,
+        cycle_name=cycle.name,
+        cycle_start_date=cycle.start_date,
+        cycle_end_date=cycle.end_date,
+        cycle_bill_for_date=cycle.bill_for_date,
+        cycle_start_day=cycle.billing_cycle_start_day,
+        bill_for=cycle.bill_for,
+        period_start=cycle.start,
+        period_end=cycle.end,
+        currency=contract.currency,
+        total_minor=0,
+        preview_total_minor=preview_total_minor,
+        preview_exact=backend.preview_is_exact,
+        content_hash="",
+        submitted_by=actor,
+        submitted_at=timezone.now(),
+    )
+    records.link_revision(intent, previous)
+    try:
+        with transaction.atomic():
+            records.create(intent, "submit.claim", actor=actor)
+    except IntegrityError:
+        existing = records.live_invoice_for_cycle(
+            backend=backend.name,
+            contract_id=contract.id,
+            customer_id=contract.customer.id,
+            bill_for=cycle.bill_for,
+        )
+        raise CycleAlreadyInvoiced(
+            "This billing cycle already has an invoice in progress or approved.", existing
+        ) from None
+    return intent
+
+
+def _generate(actor, backend, intent: Invoice, contract, cycle) -> str:
+    """2. The upstream write, outside any transaction; the draft's id is kept at once, so that
+    whatever happens next (a failure, a crash) reconcile knows which draft to take back."""
+    try:
+        draft_id = backend.generate_draft(
+            contract_id=contract.id, customer_id=contract.customer.id, cycle=cycle
+        )
+    except CycleNotMatched:
+        records.drop(
+            intent, "submit.abandon", actor=actor, reason="the backend matched no billing cycle"
+        )
+        backend_cache.forget(contract.id)
+        fresh, _ = backend_cache.billing_cycles(contract.id, refresh=True)
+        raise StaleCycle(
+            "The billing backend did not recognise this cycle any more (it matched no billing "
+            "cycle). Here is the fresh list; choose the cycle again.",
+            fresh,
+        ) from None
+    except AlreadyInvoicedUpstream:
+        records.drop(
+            intent,
+            "submit.abandon",
+            actor=actor,
+            reason="an approved invoice already exists upstream",
+        )
+        raise CycleAlreadyInvoiced(
+            "The billing backend already has an approved invoice for this billing period, so "
+            "it cannot be invoiced again (corrections go through a credit note).",
+            None,
+        ) from None
+    except BackendError as exc:
+        records.drop(intent, "submit.abandon", actor=actor, reason=str(exc))
+        raise
+    Invoice.objects.filter(pk=intent.pk, status=S.SUBMITTING).update(upstream_id=draft_id)
+    return draft_id
+
+
+def _read_back(actor, backend, intent: Invoice, draft_id: str) -> tuple[Draft, list, int]:
+    """3. The draft's real lines and total, as the manager will approve them."""
+    try:
+        draft = backend.get_draft(draft_id)
+        lines = snapshot_lines(draft.lines, intent.currency)
+        total_minor = money.to_minor(draft.total, intent.currency)
+    except (BackendError, money.MoneyError) as exc:
+        if records.delete_draft_quietly(backend, draft_id):
+            records.drop(
+                intent,
+                "submit.abandon",
+                actor=actor,
+                reason=f"the draft could not be read back: {exc}",
+            )
+            raise UpstreamFailed(
+                "The billing backend generated the draft but it could not be read back "
+                f"({exc}). Nothing was submitted for approval and the draft was taken back. "
+                "Try again."
+            ) from None
+        # The draft could not be taken back either: the intent stays, with the draft's id, so
+        # `manage.py reconcile` takes the draft back once the backend answers again.
+        Invoice.objects.filter(pk=intent.pk, status=S.SUBMITTING).update(
+            failure_message=f"The draft could not be read back: {exc}"[:1000]
+        )
+        raise UpstreamFailed(
+            "The billing backend generated the draft but neither reading it back nor taking "
+            f"it back worked ({exc}). Nothing was submitted for approval. The draft is "
+            "recorded and will be taken back automatically; the cycle can be submitted again "
+            "after that (within a few minutes)."
+        ) from None
+    return draft, lines, total_minor
+
+
+def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous) -> Invoice:
+    """4. The result: the snapshot and its hash, pending approval."""
+    with transaction.atomic():
+        invoice = records.locked(intent.pk)
+        invoice.lines = lines
+        invoice.total_minor = total_minor
+        invoice.upstream_id = draft.id
+        invoice.upstream_number = draft.number
+        invoice.content_hash = invoice_content_hash(invoice)
+        records.transition(
+            invoice,
+            "submit.record",
+            actor=actor,
+            data={
+                "upstream_id": draft.id,
+                "total_minor": total_minor,
+                "preview_total_minor": invoice.preview_total_minor,
+                "lines": len(lines),
+                "content_hash": invoice.content_hash,
+                "previous_id": previous.pk if previous else None,
+            },
+            fields=("lines", "total_minor", "upstream_id", "upstream_number", "content_hash"),
+        )
+        if lines_total_minor(lines) != total_minor:
+            log.warning("invoice %s: upstream total differs from the sum of its lines", invoice.pk)
+        notifications.on_submitted(invoice)
+    return invoice
+
+
+# --- ad-hoc -------------------------------------------------------------------------------------
+def invoice_submit_adhoc(
+    *,
+    actor: AbstractBaseUser,
+    request: AdhocInvoiceRequest,
+    customer_name: str,
+    previous: Invoice | None = None,
+    submission_key: str | None = None,
+) -> Invoice:
+    """Queue an ad-hoc invoice for approval. Nothing is sent upstream before approval.
+
+    `submission_key` is the form's one-time token: sending the same form twice (a double click,
+    a re-sent POST) returns the first submission instead of making a second one."""
+    records.require(actor, roles.SUBMIT, "submit invoices")
+    if submission_key:
+        existing = Invoice.objects.filter(submission_key=submission_key).first()
+        if existing is not None:
+            return existing
+    records.check_revision(actor=actor, previous=previous, kind=Invoice.Kind.ADHOC)
+    backend = adhoc_backend()
+    try:
+        return _create_adhoc(actor, backend, request, customer_name, previous, submission_key)
+    except IntegrityError:
+        existing = Invoice.objects.filter(submission_key=submission_key).first()
+        if submission_key and existing is not None:
+            return existing
+        # Two clerks revising the same invoice at once: the other revision won.
+        records.check_revision(actor=actor, previous=previous, kind=Invoice.Kind.ADHOC)
+        raise
+
+
+def _create_adhoc(actor, backend, request, customer_name, previous, submission_key) -> Invoice:
+    with transaction.atomic():
+        invoice = Invoice(
+            kind=Invoice.Kind.ADHOC,
+            backend=backend.name,
+            customer_id=request.customer_id,
+            customer_name=customer_name,
+            period_start=_midnight(request.date_from),
+            period_end=_midnight(request.date_to),
+            currency=request.currency_code,
+            total_minor=request.total_minor,
+            preview_total_minor=request.total_minor,
+            lines=adhoc_snapshot_lines(request),
+            adhoc_request=adhoc_request_to_json(request),
+            submission_key=submission_key or None,
+            submitted_by=actor,
+            submitted_at=timezone.now(),
+        )
+        records.link_revision(invoice, previous)
+        invoice.content_hash = invoice_content_hash(invoice)
+        records.create(
+            invoice,
+            "submit_adhoc.record",
+            actor=actor,
+            data={
+                "total_minor": invoice.total_minor,
+                "lines": len(request.lines),
+                "content_hash": invoice.content_hash,
+                "previous_id": previous.pk if previous else None,
+            },
+        )
+        notifications.on_submitted(invoice)
+    return invoice
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)

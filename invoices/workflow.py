@@ -1,0 +1,298 @@
+"""THE transition table of a local invoice. Every status rule is read from here.
+
+Two tables:
+
+- `STATUSES`: each status once, with what it means for the rest of the app (does it hold its
+  billing cycle, does the approvals inbox show it). `LIVE_STATUSES`, the database constraint
+  "one live invoice per cycle", the coverage page's gaps and the inbox all derive from it.
+- `TRANSITIONS`: every status change a service makes, named `<action>.<step>`: the statuses it
+  may start from, the one it ends in, the audit action it writes, whether it is followed by a
+  backend call. Services change a status only through `invoices.services.records.transition`,
+  which refuses a step that is not in this table or does not start from the invoice's status.
+
+`ACTIONS` are what a person asks for on an invoice page (approve, retry, reject, withdraw,
+revise): the permission, whether four eyes apply or only the submitter may, and the extra
+conditions, each with the sentence a person is told. `refusal()` answers "may this person do
+this now?" for the services (which raise it) and `allowed_actions()` for the pages (which show
+only those buttons), so the two can never disagree.
+
+This module imports no models: `invoices.models` imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import models
+
+from . import roles
+
+
+class Status(models.TextChoices):
+    SUBMITTING = "submitting", "Submitting"
+    PENDING = "pending_approval", "Pending approval"
+    APPROVING = "approving", "Approving"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+    FAILED = "failed", "Failed (needs a person)"
+
+
+S = Status
+#: A transition's "from" for a record that does not exist yet, and its "to" for one that is
+#: dropped (an interrupted submission's intent never became a submission).
+NEW = ""
+DROPPED = ""
+
+
+@dataclass(frozen=True)
+class StatusRule:
+    live: bool  # holds its billing cycle: nobody can submit the cycle again while it exists
+    inbox: bool  # the managers' approvals inbox lists it
+
+
+# `submitting` is the intent recorded before the draft is generated upstream: it claims the
+# cycle, so two clerks never generate the same draft. `failed` is live too: its upstream draft
+# may still exist until a person or `manage.py reconcile` settles it.
+STATUSES: dict[Status, StatusRule] = {
+    S.SUBMITTING: StatusRule(live=True, inbox=False),
+    S.PENDING: StatusRule(live=True, inbox=True),
+    S.APPROVING: StatusRule(live=True, inbox=True),
+    S.APPROVED: StatusRule(live=True, inbox=False),
+    S.REJECTED: StatusRule(live=False, inbox=False),
+    S.WITHDRAWN: StatusRule(live=False, inbox=False),
+    S.FAILED: StatusRule(live=True, inbox=True),
+}
+LIVE_STATUSES: tuple[Status, ...] = tuple(s for s, rule in STATUSES.items() if rule.live)
+INBOX_STATUSES: tuple[Status, ...] = tuple(s for s, rule in STATUSES.items() if rule.inbox)
+#: Statuses that leave their cycle free to be invoiced again.
+CLOSED_STATUSES: tuple[Status, ...] = tuple(s for s, rule in STATUSES.items() if not rule.live)
+
+
+# --- transitions ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Transition:
+    name: str  # "<action>.<step>"
+    sources: frozenset[str]  # statuses it may start from (NEW: a record being created)
+    target: str  # the status it ends in (DROPPED: the record is deleted)
+    audit: str  # the audit action written with it ("" for the claim, see below)
+    calls_backend: bool = False  # a backend write follows it (intent before the call)
+
+    @property
+    def action(self) -> str:
+        return self.name.split(".", 1)[0]
+
+
+def _t(name, sources, target, audit, *, calls_backend=False) -> Transition:
+    return Transition(name, frozenset(sources), target, audit, calls_backend)
+
+
+_SETTLED = (S.APPROVING, S.FAILED)
+_DECIDABLE = (S.PENDING, S.FAILED)
+
+TRANSITIONS: dict[str, Transition] = {
+    t.name: t
+    for t in (
+        # Clerk, contract cycle: claim → generate upstream → read back → record. The claim is an
+        # intent row and writes no event (it is dropped if generation fails, and an event would
+        # pin it); dropping it is audited without the row.
+        _t("submit.claim", {NEW}, S.SUBMITTING, "", calls_backend=True),
+        _t("submit.record", {S.SUBMITTING}, S.PENDING, "invoice.submitted"),
+        _t("submit.abandon", {S.SUBMITTING}, DROPPED, "invoice.submit_failed"),
+        # Clerk, ad-hoc: nothing goes upstream before approval.
+        _t("submit_adhoc.record", {NEW}, S.PENDING, "invoice.submitted"),
+        # Clerk: revising makes a new, linked submission; the rejected invoice stays as it is.
+        _t("revise.start", {S.REJECTED}, S.REJECTED, ""),
+        # Manager: approve is an intent committed before the upstream write, then its result.
+        _t(
+            "approve.start",
+            {S.PENDING},
+            S.APPROVING,
+            "invoice.approval_started",
+            calls_backend=True,
+        ),
+        _t("approve.succeed", {S.APPROVING}, S.APPROVED, "invoice.approved"),
+        _t("approve.fail", {S.APPROVING}, S.FAILED, "invoice.approval_failed"),
+        # Manager: retry a failed approval (after asking the backend what happened).
+        _t("retry.start", {S.FAILED}, S.APPROVING, "invoice.approval_retried", calls_backend=True),
+        # Manager: reject; submitter: withdraw. The cycle's draft is deleted after commit.
+        _t("reject.record", _DECIDABLE, S.REJECTED, "invoice.rejected", calls_backend=True),
+        _t("withdraw.record", _DECIDABLE, S.WITHDRAWN, "invoice.withdrawn", calls_backend=True),
+        # Settling what the backend says happened (Retry and `manage.py reconcile`). The backend's
+        # answer is the truth: an approval found upstream is recorded even where a rejection or
+        # a withdrawal raced it here.
+        _t(
+            "settle.approved",
+            {*_SETTLED, S.REJECTED, S.WITHDRAWN},
+            S.APPROVED,
+            "invoice.reconciled",
+        ),
+        _t("settle.not_approved", _SETTLED, S.PENDING, "invoice.reconciled"),
+        _t("settle.gone", _SETTLED, S.FAILED, "invoice.reconciled"),
+        _t("settle.drop_intent", {S.SUBMITTING}, DROPPED, "invoice.submit_failed"),
+    )
+}
+
+
+class UnknownTransition(LookupError):
+    """A service asked for a step the table does not have: a programming error."""
+
+
+def transition(name: str) -> Transition:
+    try:
+        return TRANSITIONS[name]
+    except KeyError:
+        raise UnknownTransition(f"no transition {name!r} in invoices.workflow") from None
+
+
+def sources_of(*names: str) -> tuple[str, ...]:
+    """Every status the named transitions may start from (in table order)."""
+    wanted = {s for name in names for s in transition(name).sources}
+    return tuple(s for s in STATUSES if s in wanted)
+
+
+#: Records `manage.py reconcile` settles by asking the backend (besides drafts still to delete).
+UNSETTLED_STATUSES = sources_of("settle.not_approved", "settle.drop_intent")
+#: Audit events that record something about an invoice without changing its status.
+APPROVAL_REFUSED = "invoice.approval_refused"  # an approval refused because the draft drifted
+DRAFT_DELETED = "invoice.draft_deleted"  # a rejected or withdrawn invoice's draft taken back
+EVENTS = (APPROVAL_REFUSED, DRAFT_DELETED)
+#: Audit actions the services write with a status change, for the audit log's action filter.
+AUDIT_ACTIONS: tuple[str, ...] = tuple(
+    dict.fromkeys(t.audit for t in TRANSITIONS.values() if t.audit)
+)
+
+
+# --- what a person may do -------------------------------------------------------------------
+MAY_HAVE_BEEN_APPROVED = (
+    "The backend may have received this approval. A manager must settle it first with Retry, "
+    "which asks the backend what happened before sending anything."
+)
+ALREADY_INVOICED_RETRY = (
+    "The backend already has an approved invoice for this period; retrying cannot help. Reject "
+    "this invoice."
+)
+
+
+def outcome_unknown(invoice) -> bool:
+    """A failed approval whose request may have reached the backend: until Retry (which asks
+    the backend first) or reconcile settles it, it must not be rejected or withdrawn."""
+    return invoice.status == S.FAILED and invoice.failure_code == "outcome_unknown"
+
+
+def _has_next_version(invoice) -> bool:
+    annotated = getattr(invoice, "has_next_version", None)
+    if annotated is not None:
+        return annotated
+    return hasattr(invoice, "next_version")  # the reverse one-to-one: one query
+
+
+@dataclass(frozen=True)
+class Guard:
+    blocks: Callable[[object], bool]  # True when the action must be refused
+    message: str
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    starts: str  # the transition the action begins with
+    permission: str
+    verb: str  # for "Your role does not allow you to <verb>."
+    who: str  # "four_eyes": anyone with the permission but the submitter; "submitter": only
+    # the person who submitted it; "anyone": anyone with the permission
+    wrong_status: str  # "{status}" is replaced by the invoice's status, lower case
+    guards: tuple[Guard, ...] = ()
+
+    @property
+    def sources(self) -> frozenset[str]:
+        return transition(self.starts).sources
+
+
+ACTIONS: dict[str, Action] = {
+    a.name: a
+    for a in (
+        Action(
+            "approve",
+            "approve.start",
+            roles.APPROVE,
+            "approve invoices",
+            "four_eyes",
+            "This invoice is {status}, not pending approval.",
+        ),
+        Action(
+            "retry",
+            "retry.start",
+            roles.APPROVE,
+            "approve invoices",
+            "four_eyes",
+            "Only a failed approval can be retried.",
+            (Guard(lambda inv: inv.failure_code == "already_invoiced", ALREADY_INVOICED_RETRY),),
+        ),
+        Action(
+            "reject",
+            "reject.record",
+            roles.APPROVE,
+            "reject invoices",
+            "four_eyes",
+            "This invoice is {status}; only pending or failed invoices can be rejected.",
+            (Guard(outcome_unknown, MAY_HAVE_BEEN_APPROVED),),
+        ),
+        Action(
+            "withdraw",
+            "withdraw.record",
+            roles.SUBMIT,
+            "withdraw invoices",
+            "submitter",
+            "This invoice is {status}; only pending or failed invoices can be withdrawn.",
+            (Guard(outcome_unknown, MAY_HAVE_BEEN_APPROVED),),
+        ),
+        Action(
+            "revise",
+            "revise.start",
+            roles.SUBMIT,
+            "submit invoices",
+            "anyone",
+            "Only a rejected invoice can be revised and resubmitted.",
+            (
+                Guard(
+                    _has_next_version,
+                    "This invoice has already been revised; open the newer version.",
+                ),
+            ),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    not_allowed: bool  # the person may never do this (403); otherwise the state forbids it (409)
+    message: str
+
+
+def refusal(action: str, invoice, user) -> Refusal | None:
+    """Why `user` may not take `action` on `invoice` now, or None if they may."""
+    rule = ACTIONS[action]
+    is_submitter = invoice.submitted_by_id == user.pk
+    if rule.who == "submitter" and not is_submitter:
+        return Refusal(True, f"Only the clerk who submitted an invoice can {action} it.")
+    if not user.has_perm(rule.permission):
+        return Refusal(True, f"Your role does not allow you to {rule.verb}.")
+    if rule.who == "four_eyes" and is_submitter:
+        return Refusal(
+            True, f"You submitted this invoice, so you cannot {action} it: another manager must."
+        )
+    if invoice.status not in rule.sources:
+        label = Status(invoice.status).label.lower() if invoice.status else "new"
+        return Refusal(False, rule.wrong_status.format(status=label))
+    for guard in rule.guards:
+        if guard.blocks(invoice):
+            return Refusal(False, guard.message)
+    return None
+
+
+def allowed_actions(invoice, user) -> frozenset[str]:
+    """The actions `user` may take on `invoice` now (what its page offers)."""
+    return frozenset(name for name in ACTIONS if refusal(name, invoice, user) is None)
