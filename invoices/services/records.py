@@ -65,17 +65,15 @@ def transition(
     before = invoice.status
     invoice.status = rule.target
     invoice.save(update_fields=["status", "updated_at", *fields])
+    _audit(invoice, rule, before, actor=actor, reason=reason, data=data)
+    return invoice
+
+
+def _audit(invoice: Invoice, rule: workflow.Transition, before: str, **event) -> None:
     if rule.audit:
         audit_record(
-            actor=actor,
-            action=rule.audit,
-            invoice=invoice,
-            from_status=before,
-            to_status=rule.target,
-            reason=reason,
-            data=data,
+            action=rule.audit, invoice=invoice, from_status=before, to_status=rule.target, **event
         )
-    return invoice
 
 
 def create(invoice: Invoice, step: str, *, actor, data: dict | None = None) -> Invoice:
@@ -84,15 +82,7 @@ def create(invoice: Invoice, step: str, *, actor, data: dict | None = None) -> I
     rule = _step(step, NEW)
     invoice.status = rule.target
     invoice.save(force_insert=True)
-    if rule.audit:
-        audit_record(
-            actor=actor,
-            action=rule.audit,
-            invoice=invoice,
-            from_status=NEW,
-            to_status=rule.target,
-            data=data,
-        )
+    _audit(invoice, rule, NEW, actor=actor, data=data)
     return invoice
 
 

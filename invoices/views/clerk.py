@@ -152,7 +152,9 @@ def submit_cycle(request):
         # The service fetched the fresh list: show it (from the cache) with what happened.
         _workspace(context, data["contract"], "", refresh=False)
         context["workspace_notice"] = exc.message
-        response = render(request, template_for(request, template, "workspace"), context, status=409)
+        response = render(
+            request, template_for(request, template, "workspace"), context, status=409
+        )
         return retarget(response, "#workspace") if request.htmx else response
     except (services.ServiceError, BackendError) as exc:
         problem, status = problem_for(exc)
@@ -161,7 +163,9 @@ def submit_cycle(request):
         context["submit_problem"] = problem
         if isinstance(exc, services.NeedsConfirmation):
             context["needs_confirmation"] = True
-        response = render(request, template_for(request, template, "preview"), context, status=status)
+        response = render(
+            request, template_for(request, template, "preview"), context, status=status
+        )
         return retarget(response, "#preview") if request.htmx else response
     invoice = result.invoice
     text = f"Invoice submitted for approval ({invoice.cycle_name})."

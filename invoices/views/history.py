@@ -7,6 +7,8 @@ everything works without it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.decorators import permission_required
 from django.shortcuts import render
 from django.urls import reverse
@@ -25,7 +27,89 @@ from ..keyset import PAGE_SIZE
 from .common import problem_for, wants_fragment
 
 
-def _list_page(request, template: str, form, page_of, export_name: str, extra: dict):
+@dataclass(frozen=True)
+class Column:
+    label: str
+    css: str = ""
+    hidden: bool = False  # a header for screen readers only
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """What differs between the history and the audit log in their shared results template
+    (templates/invoices/_list_results.html)."""
+
+    heading: str
+    heading_id: str
+    singular: str
+    plural: str
+    empty: str
+    columns: tuple[Column, ...]
+    rows_template: str
+    url_name: str
+    pager_label: str
+    newer: str
+    older: str
+    target: str
+    export_name: str
+    export_note: str
+
+
+HISTORY_LIST = ListSpec(
+    heading="Invoices",
+    heading_id="results-h",
+    singular="invoice",
+    plural="invoices",
+    empty="No invoice has been submitted yet.",
+    columns=(
+        Column("Invoice"),
+        Column("Kind"),
+        Column("Contract"),
+        Column("Customer"),
+        Column("Cycle / period"),
+        Column("Total", "num"),
+        Column("Status"),
+        Column("Submitted (UTC)"),
+        Column("Decided by"),
+        Column("Actions", hidden=True),
+    ),
+    rows_template="invoices/_history_rows.html",
+    url_name="invoices:history",
+    pager_label="Invoice pages",
+    newer="Newer invoices",
+    older="Older invoices",
+    target="#history-results",
+    export_name="invoices:history_export",
+    export_note="totals in major units with the currency code, times in UTC.",
+)
+AUDIT_LIST = ListSpec(
+    heading="Events",
+    heading_id="audit-results-h",
+    singular="event",
+    plural="events",
+    empty="No event has been recorded yet.",
+    columns=(
+        Column("When (UTC)"),
+        Column("Event"),
+        Column("Actor"),
+        Column("Action"),
+        Column("Invoice"),
+        Column("Status change"),
+        Column("Reason"),
+        Column("Origin"),
+    ),
+    rows_template="invoices/_audit_rows.html",
+    url_name="invoices:audit",
+    pager_label="Audit log pages",
+    newer="Newer events",
+    older="Older events",
+    target="#audit-results",
+    export_name="invoices:audit_export",
+    export_note="with its hashes, times in UTC.",
+)
+
+
+def _list_page(request, template: str, form, page_of, spec: ListSpec, extra: dict):
     """The shared shape of the history and audit pages."""
     page = None
     if form.is_valid():
@@ -40,7 +124,8 @@ def _list_page(request, template: str, form, page_of, export_name: str, extra: d
         "form": form,
         "page": page,
         "query": query,
-        "export_url": reverse(export_name) + (f"?{query}" if query else ""),
+        "export_url": reverse(spec.export_name) + (f"?{query}" if query else ""),
+        "list": spec,
         **extra,
     }
     fragment = wants_fragment(request)
@@ -81,7 +166,7 @@ def history_list(request):
         "invoices/history.html",
         form,
         lambda f, **kw: selectors.history_page(f, user=user, **kw),
-        "invoices:history_export",
+        HISTORY_LIST,
         extra,
     )
 
@@ -91,9 +176,7 @@ def history_list(request):
 def history_export(request):
     form = HistoryFilterForm(request.GET, users=selectors.user_choices())
     if not form.is_valid():
-        return _list_page(
-            request, "invoices/history.html", form, None, "invoices:history_export", {}
-        )
+        return _list_page(request, "invoices/history.html", form, None, HISTORY_LIST, {})
     return exports.csv_response(
         f"invoice-history-{_stamp()}.csv",
         exports.HISTORY_CSV_HEADER,
@@ -107,7 +190,7 @@ def history_export(request):
 def audit_log(request):
     form = AuditFilterForm(request.GET, users=selectors.user_choices())
     return _list_page(
-        request, "invoices/audit_log.html", form, selectors.audit_page, "invoices:audit_export", {}
+        request, "invoices/audit_log.html", form, selectors.audit_page, AUDIT_LIST, {}
     )
 
 
@@ -116,9 +199,7 @@ def audit_log(request):
 def audit_export(request):
     form = AuditFilterForm(request.GET, users=selectors.user_choices())
     if not form.is_valid():
-        return _list_page(
-            request, "invoices/audit_log.html", form, None, "invoices:audit_export", {}
-        )
+        return _list_page(request, "invoices/audit_log.html", form, None, AUDIT_LIST, {})
     return exports.csv_response(
         f"audit-log-{_stamp()}.csv", exports.AUDIT_CSV_HEADER, exports.audit_csv_rows(form)
     )

@@ -1,15 +1,7 @@
-"""The embedded billing engine's catalogue and its engine-side invoices.
+"""Contract-cycle billing (Zenskar-like): contracts, phases, products, pricings, the engine
+invoices generated per billing cycle and their lines, and the gapless number sequences.
 
-Two vendors' worlds live side by side, as they do upstream:
-- contract-cycle billing (Zenskar-like): customers, contracts, phases, products, pricings and the
-  engine invoices generated per billing cycle. UUID keys, like the upstream's.
-- ad-hoc invoicing (Rebillia-like): countries, company currencies, gateways, payment methods,
-  address books and posted ad-hoc invoices. Integer keys, like the upstream's; a customer is known
-  there by its integer `account_number`.
-
-Money is always integer minor units next to an ISO 4217 code. Invariants the database can hold are
-constraints here (they hold on SQLite and PostgreSQL alike); everything else is enforced by
-`billing_engine.api`, the only code that writes invoices.
+UUID keys, like the upstream's. The customer is `catalogue.Customer`.
 """
 
 from __future__ import annotations
@@ -17,47 +9,14 @@ from __future__ import annotations
 import uuid
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
 from billing_rules.cycles import CADENCE_MONTHS
 
-alpha2 = RegexValidator(r"^[A-Z]{2}$", "Use the two-letter ISO 3166-1 code in capitals (e.g. DE).")
-iso4217 = RegexValidator(
-    r"^[A-Z]{3}$", "Use the three-letter ISO 4217 code in capitals (e.g. EUR)."
-)
-masked = RegexValidator(
-    r"^[•*]{4} \d{4}$", "Store only the masked number, e.g. '•••• 4242' (never the full number)."
-)
-
-
-class Customer(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    # The ad-hoc side (like Rebillia) identifies customers by a positive integer.
-    account_number = models.PositiveIntegerField(unique=True)
-    name = models.CharField(max_length=200, help_text="The business name invoices are made out to.")
-    contact_name = models.CharField(max_length=120, blank=True)
-    email = models.EmailField()
-    phone = models.CharField(max_length=45, blank=True)
-    street1 = models.CharField(max_length=200)
-    street2 = models.CharField(max_length=200, blank=True)
-    city = models.CharField(max_length=100)
-    state = models.CharField(max_length=100, blank=True)
-    zip = models.CharField("postal code", max_length=20)
-    country = models.CharField(max_length=2, validators=[alpha2], help_text="ISO 3166-1 alpha-2")
-
-    class Meta:
-        ordering = ["name", "id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(account_number__gt=0), name="customer_account_positive"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return self.name
+from .catalogue import Customer, iso4217
 
 
 class Contract(models.Model):
@@ -327,158 +286,3 @@ class NumberSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.last_value}"
-
-
-# --- ad-hoc invoicing (Rebillia-like) ---------------------------------------------------------
-class Country(models.Model):
-    id = models.PositiveIntegerField(
-        primary_key=True, help_text="The ISO 3166-1 numeric code (e.g. 276 for Germany)."
-    )
-    alpha2 = models.CharField(max_length=2, unique=True, validators=[alpha2])
-    name = models.CharField(max_length=100)
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name_plural = "countries"
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.alpha2})"
-
-
-class CompanyCurrency(models.Model):
-    id = models.AutoField(primary_key=True)
-    iso3 = models.CharField("ISO 4217 code", max_length=3, unique=True, validators=[iso4217])
-    symbol = models.CharField(max_length=8, blank=True)
-    name = models.CharField(max_length=100)
-
-    class Meta:
-        ordering = ["iso3"]
-        verbose_name_plural = "company currencies"
-
-    def __str__(self) -> str:
-        return self.iso3
-
-
-class Gateway(models.Model):
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        INACTIVE = "inactive", "Inactive"
-
-    id = models.AutoField(primary_key=True)
-    currency = models.ForeignKey(CompanyCurrency, on_delete=models.PROTECT, related_name="gateways")
-    display_name = models.CharField(max_length=100)
-    type = models.CharField(max_length=40, help_text="e.g. stripe, adyen, bankTransfer")
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
-
-    class Meta:
-        ordering = ["currency", "display_name", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.display_name} ({self.currency})"
-
-
-class PaymentMethod(models.Model):
-    class Type(models.TextChoices):
-        CARD = "card", "Card"
-        ACH = "ach", "ACH bank account"
-
-    id = models.AutoField(primary_key=True)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="payment_methods")
-    type = models.CharField(max_length=4, choices=Type.choices)
-    account_name = models.CharField(max_length=100)
-    masked_number = models.CharField(max_length=9, validators=[masked])
-
-    class Meta:
-        ordering = ["customer", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.get_type_display()} {self.masked_number}"
-
-
-class AddressBookEntry(models.Model):
-    class Type(models.TextChoices):
-        RESIDENTIAL = "residential", "Residential"
-        COMMERCIAL = "commercial", "Commercial"
-
-    id = models.AutoField(primary_key=True)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="addresses")
-    contact_name = models.CharField(max_length=120)
-    street1 = models.CharField(max_length=200)
-    street2 = models.CharField(max_length=200, blank=True)
-    city = models.CharField(max_length=100)
-    state = models.CharField(max_length=100, blank=True)
-    zip = models.CharField("postal code", max_length=20)
-    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="+")
-    type = models.CharField(max_length=11, choices=Type.choices, default=Type.COMMERCIAL)
-    contact_email = models.EmailField(blank=True)
-    contact_phone = models.CharField(max_length=45, blank=True)
-    contact_company = models.CharField(max_length=200, blank=True)
-
-    class Meta:
-        ordering = ["customer", "id"]
-        verbose_name_plural = "address book entries"
-
-    def __str__(self) -> str:
-        return f"{self.contact_name}, {self.city}"
-
-
-class AdhocInvoice(models.Model):
-    """A posted ad-hoc invoice: live from creation (the vendor has no drafts)."""
-
-    id = models.AutoField(primary_key=True)
-    invoice_no = models.CharField(max_length=32, unique=True)
-    status = models.CharField(max_length=16, default="posted")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="adhoc_invoices")
-    currency = models.ForeignKey(CompanyCurrency, on_delete=models.PROTECT, related_name="+")
-    gateway = models.ForeignKey(Gateway, on_delete=models.PROTECT, related_name="+")
-    payment_method = models.ForeignKey(PaymentMethod, on_delete=models.PROTECT, related_name="+")
-    payment_type = models.CharField(max_length=32, blank=True)
-    date_from = models.DateField()
-    date_to = models.DateField()
-    date_due = models.DateField()
-    customer_email = models.CharField(max_length=45, blank=True)
-    customer_name = models.CharField(max_length=45, blank=True)
-    customer_phone = models.CharField(max_length=45, blank=True)
-    billing_address = models.JSONField(null=True, blank=True)
-    shipping_address = models.JSONField(null=True, blank=True)
-    shipping_amount_minor = models.BigIntegerField(default=0)
-    terms = models.CharField(max_length=200, blank=True)
-    comments = models.CharField(max_length=200, blank=True)
-    total_minor = models.BigIntegerField()
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-id"]
-        indexes = [models.Index(fields=["customer", "date_from", "date_to"])]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(date_to__gte=F("date_from")), name="adhoc_period_order"
-            ),
-            models.CheckConstraint(
-                condition=Q(shipping_amount_minor__gte=0, total_minor__gte=0),
-                name="adhoc_amounts_not_negative",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.invoice_no
-
-
-class AdhocInvoiceLine(models.Model):
-    invoice = models.ForeignKey(AdhocInvoice, on_delete=models.CASCADE, related_name="lines")
-    position = models.PositiveSmallIntegerField()
-    description = models.CharField(max_length=255)
-    qty = models.PositiveIntegerField()
-    amount_minor = models.BigIntegerField(help_text="Price of one unit, in minor units.")
-
-    class Meta:
-        ordering = ["invoice", "position"]
-        constraints = [
-            models.UniqueConstraint(fields=["invoice", "position"], name="adhoc_line_position"),
-            models.CheckConstraint(
-                condition=Q(qty__gte=1, amount_minor__gte=0), name="adhoc_line_values"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.description
