@@ -297,9 +297,7 @@ def test_status_lists_derive_from_the_table():
     constraint = next(
         c for c in Invoice._meta.constraints if c.name == "one_live_invoice_per_cycle"
     )
-    assert dict(constraint.condition.children)["status__in"] == list(
-        workflow.LIVE_STATUSES
-    )
+    assert dict(constraint.condition.children)["status__in"] == list(workflow.LIVE_STATUSES)
     assert set(workflow.CLOSED_STATUSES) == {S.REJECTED, S.WITHDRAWN}
     assert NEW not in workflow.STATUSES
 
