@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: run test lint format migrate seed clean help
 
 help:
-	@echo "make run    set up .venv, migrate, seed demo data and serve on http://127.0.0.1:$(PORT)"
+	@echo "make run    set up .venv, migrate, seed demo data, serve on http://127.0.0.1:$(PORT) with a task worker"
 	@echo "make test   set up .venv with the test extra, run ruff and the whole pytest suite"
 
 $(VENV)/bin/python:
@@ -24,7 +24,7 @@ run: export DJANGO_DEBUG ?= true
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	$(PY) manage.py run_local --port $(PORT)
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -100,7 +100,9 @@ _OWN_PREFIXES = (
     "ADHOC_",
     "CACHE_",
     "EMAIL_",
-    "NOTIFY_",
+    "NOTIFICATION_",
+    "TASKS_",
+    "SWEEP_",
     "SITE_URL",
     "LOGIN_",
 )

@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "django_tasks",
+    "django_tasks_db",
     "billing_engine",
     "invoices",
 ]
@@ -207,10 +209,26 @@ EMAIL_BACKEND = env.str(
 if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="billing-admin@localhost")
-# Send notification e-mails on a background thread after commit (default) or inline.
-NOTIFY_ASYNC = env.bool("NOTIFY_ASYNC", default=True)
+# Notification e-mails are sent by a background task (queue "email"), never by the web process.
+NOTIFICATION_RETRY_MINUTES = env.int("NOTIFICATION_RETRY_MINUTES", default=5)
 # Links in notification e-mails point here.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
+# --- Background tasks -----------------------------------------------------------------------
+# Django's Tasks API. The default keeps tasks in the database (django-tasks-db): `manage.py
+# db_worker` runs them, any number of workers on any number of machines. Another backend (an RQ
+# backend, say) is a settings change: task code takes primary keys and reads our own tables.
+TASK_QUEUES = ["default", "email", "billruns", "documents"]
+TASKS = {
+    "default": {
+        "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "QUEUES": TASK_QUEUES,
+    }
+}
+# How often `manage.py sweep --every` settles what a crash or a lost task left behind, and how old
+# an in-flight record must be before the sweep touches it (a live request may still own it).
+SWEEP_SECONDS = env.int("SWEEP_SECONDS", default=60)
+SWEEP_OLDER_THAN_SECONDS = env.int("SWEEP_OLDER_THAN_SECONDS", default=60)
 
 # --- Billing backends -----------------------------------------------------------------------
 BILLING_BACKEND = env.str("BILLING_BACKEND", default="embedded")

@@ -226,3 +226,36 @@ class AuditEvent(models.Model):
 def chain_hash(prev_hash: str, payload: dict) -> str:
     body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+class Notification(models.Model):
+    """An e-mail owed to people about an invoice (the outbox): written in the transaction of the
+    change it announces, sent by a background task, which marks it sent. A lost task is found
+    again by the sweep (unsent rows older than a few minutes), and a task delivered twice finds
+    the row already sent, so each notification goes out once (at least once, if a worker dies
+    between sending and marking)."""
+
+    class Kind(models.TextChoices):
+        SUBMITTED = "submitted", "Waiting for approval"
+        APPROVED = "decided:approved", "Approved"
+        REJECTED = "decided:rejected", "Rejected"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="notifications")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "kind"], name="one_notification_per_kind")
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"], condition=Q(sent_at__isnull=True), name="notify_unsent_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for invoice {self.invoice_id}"

@@ -1,12 +1,14 @@
 """E-mail notifications: managers on a submission, the clerk on a decision.
 
-Queued with `transaction.on_commit` (nothing is sent for a change that rolled back) and sent on
-a background thread, so a slow mail server never blocks the request. A failed send is logged,
-never raised: the invoice and its audit trail are the record, e-mail is a courtesy.
+An outbox: `on_submitted` / `on_decided` write a `Notification` row in the transaction of the
+change (nothing is owed for a change that rolled back) and enqueue the `send_notification` task
+after commit, so the web process never talks to a mail server. The task builds the e-mail from
+our tables and marks the row sent; the sweep re-enqueues rows a lost task left unsent. A failed
+send is recorded on the row and retried by the sweep, never raised into the request: the invoice
+and its audit trail are the record, e-mail is a courtesy.
 """
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -14,11 +16,109 @@ from django.core.mail import send_mass_mail
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from . import roles
+from .models import Invoice, Notification
 
 log = logging.getLogger(__name__)
-_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notify")
+MAX_ATTEMPTS = 5
+
+
+def on_submitted(invoice: Invoice) -> None:
+    _owe(invoice, Notification.Kind.SUBMITTED)
+
+
+def on_decided(invoice: Invoice) -> None:
+    kind = {
+        Invoice.Status.APPROVED: Notification.Kind.APPROVED,
+        Invoice.Status.REJECTED: Notification.Kind.REJECTED,
+    }.get(invoice.status)
+    if kind is not None:
+        _owe(invoice, kind)
+
+
+def _owe(invoice: Invoice, kind: str) -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("notifications are owed inside the transaction of the change")
+    note, created = Notification.objects.get_or_create(invoice=invoice, kind=kind)
+    if created:
+        enqueue_after_commit(note.pk)
+
+
+def enqueue_after_commit(notification_id: int) -> None:
+    transaction.on_commit(lambda: enqueue_now(notification_id))
+
+
+def enqueue_now(notification_id: int) -> None:
+    from .tasks import send_notification
+
+    send_notification.enqueue(notification_id)
+
+
+# --- the task's work ----------------------------------------------------------------------------
+def deliver(notification_id: int) -> str:
+    """Send one notification if it is still owed. Safe to run twice."""
+    with transaction.atomic():
+        note = (
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("invoice__submitted_by", "invoice__decided_by")
+            .filter(pk=notification_id)
+            .first()
+        )
+        if note is None or note.sent_at is not None:
+            return "nothing owed"
+        if note.attempts >= MAX_ATTEMPTS:
+            return "given up"
+        note.attempts += 1
+        messages = _messages(note)
+        try:
+            if messages:
+                send_mass_mail(messages, fail_silently=False)
+        except Exception as exc:  # the mail server's problem, recorded and retried by the sweep
+            log.warning("notification %s could not be sent: %s", note.pk, exc)
+            note.last_error = str(exc)[:500]
+            note.save(update_fields=["attempts", "last_error"])
+            return "failed"
+        note.sent_at = timezone.now()
+        note.last_error = ""
+        note.save(update_fields=["attempts", "last_error", "sent_at"])
+    return "sent" if messages else "no recipients"
+
+
+def owed(*, older_than_minutes: int) -> list[int]:
+    """Notifications a lost task left unsent (for the sweep)."""
+    cutoff = timezone.now() - timezone.timedelta(minutes=older_than_minutes)
+    return list(
+        Notification.objects.filter(
+            sent_at__isnull=True, created_at__lte=cutoff, attempts__lt=MAX_ATTEMPTS
+        ).values_list("pk", flat=True)[:500]
+    )
+
+
+def _messages(note: Notification) -> list[tuple[str, str, str, list[str]]]:
+    invoice = note.invoice
+    if note.kind == Notification.Kind.SUBMITTED:
+        subject = f"Invoice waiting for approval: {_describe(invoice)}"
+        body = (
+            f"{invoice.submitted_by.get_username()} submitted an invoice for approval.\n\n"
+            f"{_describe(invoice)}\n\nReview it: {_invoice_url(invoice)}\n"
+        )
+        recipients = _managers_emails(invoice.submitted_by_id)
+    else:
+        decision = note.get_kind_display().lower()
+        subject = f"Your invoice was {decision}: {_describe(invoice)}"
+        lines = [f"{_describe(invoice)}", f"Decision: {decision}"]
+        if invoice.decided_by_id:
+            lines.append(f"By: {invoice.decided_by.get_username()}")
+        if invoice.decision_reason and note.kind == Notification.Kind.REJECTED:
+            lines.append(f"Reason: {invoice.decision_reason}")
+        body = "\n".join(lines) + f"\n\nOpen it: {_invoice_url(invoice)}\n"
+        email = invoice.submitted_by.email
+        recipients = [email] if email else []
+    if not recipients:
+        return []
+    return [(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)]
 
 
 def _invoice_url(invoice) -> str:
@@ -31,23 +131,6 @@ def _describe(invoice) -> str:
     what = invoice.contract_name or invoice.customer_name
     period = f" ({invoice.cycle_name})" if invoice.cycle_name else ""
     return f"{what}{period}: {format_money(invoice.total_minor, invoice.currency)}"
-
-
-def _send(messages: list[tuple[str, str, str, list[str]]]) -> None:
-    try:
-        send_mass_mail(messages, fail_silently=False)
-    except Exception:
-        log.exception("notification e-mail could not be sent")
-
-
-def _queue(messages) -> None:
-    messages = [m for m in messages if m[3]]
-    if not messages:
-        return
-    if settings.NOTIFY_ASYNC:
-        transaction.on_commit(lambda: _executor.submit(_send, messages))
-    else:
-        transaction.on_commit(lambda: _send(messages))
 
 
 def _managers_emails(exclude_user_id: int) -> list[str]:
@@ -66,26 +149,3 @@ def _managers_emails(exclude_user_id: int) -> list[str]:
         .distinct()
     )
     return sorted(set(managers))
-
-
-def on_submitted(invoice) -> None:
-    subject = f"Invoice waiting for approval: {_describe(invoice)}"
-    body = (
-        f"{invoice.submitted_by.get_username()} submitted an invoice for approval.\n\n"
-        f"{_describe(invoice)}\n\nReview it: {_invoice_url(invoice)}\n"
-    )
-    recipients = _managers_emails(invoice.submitted_by_id)
-    _queue([(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)])
-
-
-def on_decided(invoice) -> None:
-    decision = invoice.get_status_display().lower()
-    subject = f"Your invoice was {decision}: {_describe(invoice)}"
-    lines = [f"{_describe(invoice)}", f"Decision: {decision}"]
-    if invoice.decided_by_id:
-        lines.append(f"By: {invoice.decided_by.get_username()}")
-    if invoice.decision_reason:
-        lines.append(f"Reason: {invoice.decision_reason}")
-    body = "\n".join(lines) + f"\n\nOpen it: {_invoice_url(invoice)}\n"
-    email = invoice.submitted_by.email
-    _queue([(subject, body, settings.DEFAULT_FROM_EMAIL, [email] if email else [])])

@@ -14,7 +14,9 @@ os.environ["BILLING_BACKEND"] = "embedded"
 os.environ["ADHOC_BACKEND"] = "embedded"
 os.environ["CACHE_URL"] = "locmemcache://tests"
 os.environ["DJANGO_EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
-os.environ["NOTIFY_ASYNC"] = "false"  # e-mails are sent on commit, in the test's thread
+# Tasks run where they are enqueued (after commit), in the test's thread. Tests of workers and
+# crashes use the database backend explicitly.
+os.environ["TASKS_BACKEND"] = "django_tasks.backends.immediate.ImmediateBackend"
 os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
 
 from billing_admin.settings import *  # noqa: F403

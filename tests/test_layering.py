@@ -34,3 +34,32 @@ def test_http_lives_only_in_the_backends_package():
         and any(name.split(".")[0] in ("httpx", "requests", "urllib3") for name in _imports(module))
     ]
     assert offenders == []
+
+
+# Apps that are not capabilities built on top of invoices: the project package, the engine (the
+# embedded backend, reached only through its adapter) and the pure rules library.
+FOUNDATIONS = {"invoices", "billing_admin", "billing_engine", "billing_rules"}
+
+
+def capability_apps() -> set[str]:
+    """Every app beside `invoices` with its own models and pages (bill runs, documents, ...)."""
+    return {
+        path.parent.name for path in ROOT.glob("*/apps.py") if path.parent.name not in FOUNDATIONS
+    }
+
+
+def _importers_of(packages: set[str]) -> list[str]:
+    return [
+        str(module.relative_to(ROOT))
+        for module in (ROOT / "invoices").rglob("*.py")
+        if any(name.split(".")[0] in packages for name in _imports(module))
+    ]
+
+
+def test_invoices_never_imports_the_apps_built_on_it():
+    assert _importers_of(capability_apps()) == []
+
+
+def test_the_capability_check_would_see_an_import():
+    # The scan is real: it finds the one sanctioned import of the engine.
+    assert _importers_of({"billing_engine"}) == ["invoices/backends/embedded.py"]

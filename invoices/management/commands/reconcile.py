@@ -5,8 +5,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 
 from billing_admin.logging import request_id_var
-from invoices.backends.base import BackendError
-from invoices.services import invoice_reconcile, invoices_to_reconcile
+from invoices.sweep import SweepReport, reconcile_all
 
 
 class Command(BaseCommand):
@@ -28,24 +27,14 @@ class Command(BaseCommand):
     def handle(self, *args, older_than: int, **options):
         token = request_id_var.set("reconcile")
         try:
-            ids = list(invoices_to_reconcile(older_than=timedelta(seconds=older_than)))
-            unsettled = 0
-            for invoice_id in ids:
-                try:
-                    result = invoice_reconcile(invoice_id=invoice_id)
-                except BackendError as exc:
-                    unsettled += 1
-                    self.stdout.write(f"invoice {invoice_id}: backend unavailable ({exc}); later")
-                    continue
-                self.stdout.write(
-                    f"invoice {result.invoice_id}: {result.before} -> {result.after} "
-                    f"({result.detail})"
-                )
-                if result.detail.startswith(("needs a person", "upstream draft still")):
-                    unsettled += 1
+            report = SweepReport()
+            looked_at = reconcile_all(report, older_than=timedelta(seconds=older_than))
+            for line in report.lines:
+                self.stdout.write(line)
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"reconcile: {len(ids)} record(s) looked at, {unsettled} still need attention"
+                    f"reconcile: {looked_at} record(s) looked at, {report.needs_attention} still "
+                    "need attention"
                 )
             )
         finally:

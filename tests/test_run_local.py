@@ -1,0 +1,106 @@
+"""`make run`'s command starts the web server, a task worker and the sweep together, a task
+enqueued by the web side is run by that worker, and Ctrl-C stops all three."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="reads /proc to find the child processes")
+def test_run_local_serves_runs_tasks_and_stops_everything_on_ctrl_c(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="billing_admin.settings",
+        DJANGO_DEBUG="true",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        TASKS_BACKEND="django_tasks_db.DatabaseBackend",
+        DJANGO_EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(tmp_path / "mail"),
+        SWEEP_SECONDS="2",
+    )
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
+    port = _free_port()
+    server = subprocess.Popen(
+        [*manage, "run_local", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the web server never answered"
+                assert server.poll() is None, server.stdout.read()
+                time.sleep(0.5)
+        children = _children(server.pid)
+        assert len(children) == 3  # web, worker, sweep
+        # A task enqueued now (as the web side does after a commit) is run by the worker.
+        enqueue = (
+            "from invoices.tasks import send_notification\n"
+            "print(send_notification.enqueue(0).id)\n"
+        )
+        subprocess.run(
+            [*manage, "shell", "-c", enqueue], cwd=ROOT, env=env, check=True, timeout=60
+        )
+        done = (
+            "from django_tasks_db.models import DBTaskResult\n"
+            "print(DBTaskResult.objects.filter(status='SUCCESSFUL').count())\n"
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            out = subprocess.run(
+                [*manage, "shell", "-c", done],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ).stdout.strip()
+            if out.splitlines()[-1:] == ["1"]:  # (the shell prints a banner first)
+                break
+            assert time.monotonic() < deadline, "the worker never ran the task"
+            time.sleep(0.5)
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode is not None
+    time.sleep(0.5)
+    alive = [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    assert alive == [], output
+    assert "Stopping the web server, the worker and the sweep." in output
