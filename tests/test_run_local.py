@@ -72,12 +72,9 @@ def test_run_local_serves_runs_tasks_and_stops_everything_on_ctrl_c(tmp_path):
         assert len(children) == 3  # web, worker, sweep
         # A task enqueued now (as the web side does after a commit) is run by the worker.
         enqueue = (
-            "from invoices.tasks import send_notification\n"
-            "print(send_notification.enqueue(0).id)\n"
+            "from invoices.tasks import send_notification\nprint(send_notification.enqueue(0).id)\n"
         )
-        subprocess.run(
-            [*manage, "shell", "-c", enqueue], cwd=ROOT, env=env, check=True, timeout=60
-        )
+        subprocess.run([*manage, "shell", "-c", enqueue], cwd=ROOT, env=env, check=True, timeout=60)
         done = (
             "from django_tasks_db.models import DBTaskResult\n"
             "print(DBTaskResult.objects.filter(status='SUCCESSFUL').count())\n"
