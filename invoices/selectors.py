@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.db.models import Count, Exists, Min, OuterRef, QuerySet
 from django.utils import timezone
 
-from . import roles, workflow
+from . import extensions, roles, workflow
 from .backends.base import BillingCycle, Contract
 from .forms import ApproveForm, AuditFilterForm, HistoryFilterForm, RejectForm
 from .keyset import PAGE_SIZE, keyset_page
@@ -137,6 +137,7 @@ def invoice_page(invoice: Invoice, user) -> dict:
         and invoice.status in workflow.ACTIONS["approve"].sources,
         "approve_form": ApproveForm(initial={"content_hash": invoice.content_hash}),
         "reject_form": RejectForm(),
+        "panels": extensions.panels_for(invoice, user),
     }
 
 

@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from .. import money, notifications, roles, workflow
+from .. import extensions, money, notifications, roles, workflow
 from ..adhoc import adhoc_request_from_json
 from ..audit import audit_record
 from ..backends import adhoc_backend, cycle_backend
@@ -161,6 +161,7 @@ def record_approved(invoice: Invoice, actor, remote: RemoteInvoice, *, step: str
             ),
         )
         notifications.on_decided(locked)
+        extensions.send_after_commit(extensions.invoice_approved, invoice_id=locked.pk)
     return locked
 
 

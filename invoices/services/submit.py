@@ -17,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .. import backend_cache, money, notifications, roles
+from .. import backend_cache, extensions, money, notifications, roles
 from ..adhoc import adhoc_request_to_json, adhoc_snapshot_lines
 from ..backends import adhoc_backend, cycle_backend
 from ..backends.base import (
@@ -264,6 +264,7 @@ def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous) 
         if lines_total_minor(lines) != total_minor:
             log.warning("invoice %s: upstream total differs from the sum of its lines", invoice.pk)
         notifications.on_submitted(invoice)
+        extensions.send_after_commit(extensions.invoice_submitted, invoice_id=invoice.pk)
     return invoice
 
 
@@ -330,6 +331,7 @@ def _create_adhoc(actor, backend, request, customer_name, previous, submission_k
             },
         )
         notifications.on_submitted(invoice)
+        extensions.send_after_commit(extensions.invoice_submitted, invoice_id=invoice.pk)
     return invoice
 
 

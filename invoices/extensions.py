@@ -1,0 +1,47 @@
+"""Where the apps built on `invoices` (bill runs, documents, approval policies ...) plug in,
+without `invoices` importing them (tests/test_layering.py).
+
+- Panels: a section of the invoice page contributed by another app. Register one in your
+  AppConfig.ready(): `extensions.invoice_page_panels.append(Panel(template=..., context=fn))`,
+  where `fn(invoice, user)` returns the panel's context (a dict) or None to show nothing. The
+  invoice page renders each panel's template with `panel` set to that dict, below the details.
+  A panel costs the page its own queries: keep it to one or two, whatever the invoice.
+- Signals, sent after the change has committed (receivers may enqueue tasks):
+  `invoice_submitted(invoice_id)` and `invoice_approved(invoice_id)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.dispatch import Signal
+
+invoice_submitted = Signal()  # kwargs: invoice_id
+invoice_approved = Signal()  # kwargs: invoice_id
+
+
+@dataclass(frozen=True)
+class Panel:
+    template: str
+    context: Callable[..., dict | None]  # (invoice, user) -> context, or None: not shown
+    order: int = 100  # lower first
+
+
+invoice_page_panels: list[Panel] = []
+
+
+def panels_for(invoice, user) -> list[dict]:
+    """The panels to show on `invoice`'s page for `user`, in order."""
+    shown = []
+    for panel in sorted(invoice_page_panels, key=lambda p: p.order):
+        context = panel.context(invoice, user)
+        if context is not None:
+            shown.append({"template": panel.template, "context": context})
+    return shown
+
+
+def send_after_commit(signal: Signal, **kwargs) -> None:
+    """Send `signal` once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: signal.send(sender=None, **kwargs))
