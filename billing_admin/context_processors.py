@@ -19,6 +19,7 @@ def navigation(request):
         items.append(("invoices:history", "History"))
     if user.has_perm(roles.AUDIT):
         items.append(("invoices:audit", "Audit log"))
+        items.append(("documents:index", "Invoice PDFs"))
     if user.is_staff or user.has_perm(roles.AUDIT):
         items.append(("admin:index", "Admin"))
     current = getattr(getattr(request, "resolver_match", None), "view_name", "")

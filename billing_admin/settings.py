@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "billing_engine",
     "invoices",
+    "documents",
 ]
 
 MIDDLEWARE = [

@@ -171,7 +171,8 @@ class EngineInvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(NumberSequence)
 class NumberSequenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "last_value"]
+    list_display = ["name", "series", "year", "last_value"]
+    list_filter = ["series", "year"]
 
 
 @admin.register(Country)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import models
+from django.db import models, transaction
 
 from . import api
 from .api.contracts import _load_contract
@@ -776,8 +776,10 @@ def _seed_contracts(customers: list[Customer], products: dict[str, Product]) -> 
 def _seed_approved_invoices(contracts: list[Contract]) -> tuple[int, int]:
     """Approve the last few cycles billed before APPROVED_BEFORE on every third contract, as if
     an earlier billing run had done it. Cycles that already have an invoice (the demo's own from
-    a previous run, or one made through the app) are left alone."""
-    created = approved = 0
+    a previous run, or one made through the app) are left alone. They are numbered in the order
+    they were approved, as the engine would have numbered them."""
+    approved = 0
+    owed = []
     for position, contract in enumerate(contracts):
         if position % 3 != 0 or contract.status == Contract.Status.DRAFT:
             continue
@@ -794,10 +796,14 @@ def _seed_approved_invoices(contracts: list[Contract]) -> tuple[int, int]:
         )
         for cycle in cycles:
             approved += 1
-            if cycle.bill_for in taken:
-                continue
-            lines = _rate(loaded, cycle)
-            issued = datetime.combine(cycle.bill_for.date(), time(9, 0), tzinfo=UTC)
+            if cycle.bill_for not in taken:
+                issued = datetime.combine(cycle.bill_for.date(), time(9, 0), tzinfo=UTC)
+                owed.append((issued, contract.id, contract, loaded, cycle))
+    owed.sort(key=lambda item: item[:2])
+    for issued, _, contract, loaded, cycle in owed:
+        lines = _rate(loaded, cycle)
+        approved_at = issued + timedelta(days=1, hours=2)
+        with transaction.atomic():
             invoice = EngineInvoice(
                 id=demo_id("invoice", contract.id, cycle.bill_for.date()),
                 contract=contract,
@@ -807,14 +813,13 @@ def _seed_approved_invoices(contracts: list[Contract]) -> tuple[int, int]:
                 bill_for=cycle.bill_for,
                 billing_cycle_start_day=cycle.billing_cycle_start_day,
                 status=EngineInvoice.Status.APPROVED,
-                number=api.approved_number(api.next_number("engine-invoice")),
+                number=api.take(series="INV", year=approved_at.year),
                 currency=contract.currency,
                 total_minor=sum(line.amount_minor for line in lines),
                 created_at=issued,
                 generated_at=issued,
-                approved_at=issued + timedelta(days=1, hours=2),
+                approved_at=approved_at,
             )
             invoice.save(force_insert=True)
             api.write_lines(invoice, lines)
-            created += 1
-    return created, approved
+    return len(owed), approved

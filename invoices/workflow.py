@@ -296,3 +296,9 @@ def refusal(action: str, invoice, user) -> Refusal | None:
 def allowed_actions(invoice, user) -> frozenset[str]:
     """The actions `user` may take on `invoice` now (what its page offers)."""
     return frozenset(name for name in ACTIONS if refusal(name, invoice, user) is None)
+
+
+def may_read(user, invoice) -> bool:
+    """Whether `user` may read `invoice`'s page (and what hangs off it, such as its PDF):
+    everyone who reads history, and the person who submitted it."""
+    return user.has_perm(roles.HISTORY) or invoice.submitted_by_id == user.pk

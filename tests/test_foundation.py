@@ -297,7 +297,7 @@ def test_an_unexpected_error_is_the_plain_500_page(clerk, monkeypatch):
 NAV_BY_ROLE = {
     "clerk": {"Home", "New invoice", "New ad-hoc invoice", "My invoices", "History"},
     "manager": {"Home", "Approvals", "History"},
-    "auditor": {"Home", "History", "Audit log", "Admin"},
+    "auditor": {"Home", "History", "Audit log", "Invoice PDFs", "Admin"},
     "outsider": {"Home"},
     "superuser": {
         "Home",
@@ -307,6 +307,7 @@ NAV_BY_ROLE = {
         "Approvals",
         "History",
         "Audit log",
+        "Invoice PDFs",
         "Admin",
     },
 }
@@ -333,6 +334,8 @@ ALLOWED_PAGES = {
         "invoices:audit",
         "invoices:history_export",
         "invoices:audit_export",
+        "documents:index",
+        "documents:zip",
     },
     "outsider": set(),
 }
@@ -345,6 +348,8 @@ GET_PAGES = [
     "invoices:history_export",
     "invoices:audit",
     "invoices:audit_export",
+    "documents:index",
+    "documents:zip",
 ]
 
 

@@ -7,7 +7,8 @@ remote vendor changes transport, not behaviour. One module per capability of the
   delete);
 - ad-hoc invoicing (upstream/rebillia.md): `adhoc` (customers, payment methods, address book,
   currencies, gateways, countries, ad-hoc invoices), whose create body `adhoc_validation` checks.
-`values` holds the frozen dataclasses both hand out, `numbering` the gapless invoice numbers.
+`values` holds the frozen dataclasses both hand out, `numbering` the gapless document numbers
+(`take(series=..., year=...)`, one series per kind of document and year).
 
 Callers use this package, never its modules: `from billing_engine import api`, then
 `api.generate_invoice(...)`.
@@ -43,7 +44,8 @@ from .cycles import (
     preview,
     write_lines,
 )
-from .numbering import approved_number, draft_number, next_number
+from .numbering import draft_number, register_issued, take
+from .numbering import verify as verify_numbering
 from .values import (
     MAX_PAGE,
     AddressInfo,
@@ -82,7 +84,6 @@ __all__ = [
     "ValidationFailed",
     "address_book",
     "approve_invoice",
-    "approved_number",
     "billing_cycles",
     "countries",
     "create_adhoc_invoice",
@@ -96,10 +97,12 @@ __all__ = [
     "get_contract",
     "get_customer",
     "get_invoice",
-    "next_number",
     "payment_methods",
     "preview",
+    "register_issued",
     "search_contracts",
     "search_customers",
+    "take",
+    "verify_numbering",
     "write_lines",
 ]

@@ -12,11 +12,12 @@ from datetime import UTC, date, datetime
 
 from django.db import transaction
 from django.db.models import Model, QuerySet
+from django.utils import timezone
 
 from ..errors import NotFound, ValidationFailed
 from ..models import AdhocInvoice, AdhocInvoiceLine, CompanyCurrency, Country, Customer, Gateway
+from . import numbering
 from .adhoc_validation import validated_adhoc
-from .numbering import next_number
 from .values import (
     AddressInfo,
     CountryInfo,
@@ -121,9 +122,12 @@ def create_adhoc_invoice(body: dict) -> dict:
     """
     values = validated_adhoc(body)
     total = sum(qty * amount for _, qty, amount in values["lines"]) + values["shipping"]
+    created_at = timezone.now()
     with transaction.atomic():
+        # Live from creation (its approval): numbered now, in the year's invoice series.
         invoice = AdhocInvoice.objects.create(
-            invoice_no=f"AH-{next_number('adhoc-invoice'):06d}",
+            invoice_no=numbering.take(series="INV", year=created_at.year),
+            created_at=created_at,
             status="posted",
             customer=values["customer"],
             currency=values["currency"],

@@ -29,8 +29,9 @@ from ..errors import (
     ValidationFailed,
 )
 from ..models import Contract, EngineInvoice, EngineInvoiceLine
+from . import numbering
 from .contracts import _contract_info, _load_contract
-from .numbering import approved_number, draft_number, next_number
+from .numbering import draft_number
 from .values import InvoiceInfo, LineInfo, _by_uuid
 
 # Fractional unit prices are kept to this many decimal places of a minor unit on stored lines;
@@ -170,14 +171,15 @@ def get_invoice(invoice_id: str) -> InvoiceInfo:
 
 
 def approve_invoice(invoice_id: str) -> InvoiceInfo:
-    """Draft → approved, taking the next gapless invoice number. Approved is final."""
+    """Draft → approved, taking the next gapless number of the year's invoice series in the
+    same transaction (a rollback gives it back). Approved is final."""
     with transaction.atomic():
         invoice = _lock_invoice(invoice_id)
         if invoice.status != EngineInvoice.Status.DRAFT:
             raise InvalidState(f"Invoice {invoice.number} is {invoice.status}, not a draft.")
         invoice.status = EngineInvoice.Status.APPROVED
-        invoice.number = approved_number(next_number("engine-invoice"))
         invoice.approved_at = timezone.now()
+        invoice.number = numbering.take(series="INV", year=invoice.approved_at.year)
         invoice.save(update_fields=["status", "number", "approved_at"])
     return get_invoice(str(invoice.id))
 

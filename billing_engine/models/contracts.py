@@ -279,10 +279,17 @@ class EngineInvoiceLine(models.Model):
 
 
 class NumberSequence(models.Model):
-    """Gapless document numbers: a row per series, locked while the next number is taken."""
+    """Gapless document numbers: a row per series and year, locked while the next number is
+    taken (see `billing_engine.api.numbering`). The name is the numbers' prefix: `INV-2026`
+    numbers `INV-2026-000001`, `INV-2026-000002`, ... Rows without a year are closed series from
+    before yearly numbering (`INV`, `AH`), kept for verification."""
 
     name = models.CharField(max_length=32, primary_key=True)
-    last_value = models.PositiveIntegerField(default=0)
+    series = models.CharField(max_length=8, blank=True, help_text="INV or CN (AH: closed).")
+    year = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Empty: a closed series from before yearly numbering."
+    )
+    last_value = models.PositiveIntegerField(default=0, help_text="The last number taken.")
 
     def __str__(self) -> str:
         return f"{self.name}: {self.last_value}"

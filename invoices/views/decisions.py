@@ -37,16 +37,12 @@ def inbox(request):
 
 
 # --- everyone who reads history, and the submitter: the invoice page ---------------------------
-def _can_read(user, invoice: Invoice) -> bool:
-    return user.has_perm(roles.HISTORY) or invoice.submitted_by_id == user.pk
-
-
 @require_GET
 def detail(request, pk: int):
     invoice = selectors.invoice_for_page(pk)
     if invoice is None:
         raise Http404("No such invoice")
-    if not _can_read(request.user, invoice):
+    if not workflow.may_read(request.user, invoice):
         raise PermissionDenied
     return render(request, "invoices/detail.html", selectors.invoice_page(invoice, request.user))
 

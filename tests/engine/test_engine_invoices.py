@@ -207,7 +207,7 @@ def test_approve_turns_a_draft_into_a_numbered_approved_invoice(contract):
     invoice_id = generate(contract)["invoice_ids"][0]
     info = api.approve_invoice(invoice_id)
     assert info.status == "approved"
-    assert info.number == "INV-000001"
+    assert info.number == f"INV-{info.approved_at.year}-000001"
     assert info.approved_at is not None
     assert info.lines == api.get_invoice(invoice_id).lines
 
@@ -222,8 +222,9 @@ def test_approved_numbers_are_consecutive(contract):
             bill_for_date=f.unix(2026, 7, 28),
         )["invoice_ids"][0]
     )
-    assert (first.number, second.number) == ("INV-000001", "INV-000002")
-    assert NumberSequence.objects.get(name="engine-invoice").last_value == 2
+    year = first.approved_at.year
+    assert (first.number, second.number) == (f"INV-{year}-000001", f"INV-{year}-000002")
+    assert NumberSequence.objects.get(name=f"INV-{year}").last_value == 2
 
 
 def test_approving_twice_is_an_invalid_state(contract):
