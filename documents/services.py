@@ -24,6 +24,7 @@ from django.utils import timezone
 from invoices import money
 from invoices.audit import audit_record
 from invoices.models import AuditEvent, Invoice
+from invoices.templatetags.invoice_tags import period
 
 from . import rendering
 from .models import InvoiceDocument
@@ -56,7 +57,7 @@ def document_context(
     return {
         "invoice": invoice,
         "number": invoice.upstream_number,
-        "lines": [_line(line, currency) for line in invoice.lines],
+        "lines": [_line(line, invoice) for line in invoice.lines],
         "total": money.format_money(invoice.total_minor, currency),
         "exponent": money.exponent(currency),
         "billing_address": _address(request.get("billing_address")),
@@ -73,9 +74,18 @@ def document_context(
     }
 
 
-def _line(line: dict, currency: str) -> dict:
+def _line(line: dict, invoice: Invoice) -> dict:
+    currency = invoice.currency
+    start, end = line.get("service_start"), line.get("service_end")
+    if not start:
+        service = "—"
+    elif invoice.kind == Invoice.Kind.ADHOC:
+        service = f"{start} – {end}"  # ad-hoc periods are days, both included, as typed
+    else:
+        service = period(start, end)  # a cycle's half-open window [start, end)
     return {
         **line,
+        "service_period": service,
         "unit_price_text": unit_price_text(line.get("unit_price", ""), currency),
         "amount_text": money.format_money(line["amount_minor"], currency),
     }

@@ -1,0 +1,202 @@
+"""The invoice page's PDF panel in its three states, the downloads, who may have them, the sweep,
+and an app without WeasyPrint."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from documents import panels, rendering, services
+from documents.models import InvoiceDocument
+from invoices.sweep import run_sweep
+from tests.helpers import count_queries
+
+from .conftest import pdf_text
+
+pytestmark = pytest.mark.django_db
+UNAVAILABLE = rendering.Availability(False, reason="libpango-1.0.so.0: cannot open shared object")
+
+
+def page(client, invoice):
+    response = client.get(reverse("invoices:detail", args=[invoice.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_panel_offers_the_pdf_with_its_hash_once_it_exists(approved_cycle, client_for, clerk):
+    invoice = approved_cycle("USD")
+    document = InvoiceDocument.objects.get(invoice=invoice)
+    html = page(client_for(clerk), invoice)  # the submitter
+    assert "Invoice PDF" in html
+    assert reverse("documents:download", args=[invoice.pk]) in html
+    assert document.sha256 in html
+    assert "being prepared" not in html
+    assert f"Invoice number</dt><dd>{invoice.upstream_number}" in html
+
+
+def test_the_panel_says_being_prepared_and_polls_until_the_pdf_exists(
+    approved_cycle, client_for, auditor
+):
+    invoice = approved_cycle("USD", render=False)
+    client = client_for(auditor)
+    html = page(client, invoice)
+    assert "The PDF is being prepared." in html
+    poll = reverse("documents:panel", args=[invoice.pk])
+    assert f'hx-get="{poll}"' in html and 'hx-trigger="every 2s"' in html
+    assert 'href="' + reverse("invoices:detail", args=[invoice.pk]) + '#document-h"' in html
+    fragment = client.get(poll, headers={"HX-Request": "true"}).content.decode()
+    assert "being prepared" in fragment and "<html" not in fragment
+    services.document_render_original(invoice.pk)
+    fragment = client.get(poll, headers={"HX-Request": "true"}).content.decode()
+    assert "Download the PDF" in fragment and "hx-trigger" not in fragment
+
+
+def test_the_panel_is_not_shown_before_approval(clerk, manager, submit_cycle, client_for):
+    from tests.engine.factories import worked_example_contract
+
+    invoice = submit_cycle(clerk, worked_example_contract())
+    assert "Invoice PDF" not in page(client_for(manager), invoice)
+    response = client_for(manager).get(reverse("documents:panel", args=[invoice.pk]))
+    assert response.status_code == 404
+
+
+def test_the_panel_costs_the_invoice_page_one_query(
+    approved_cycle, client_for, auditor, monkeypatch
+):
+    from invoices import extensions
+
+    invoice = approved_cycle("USD")
+    client = client_for(auditor)
+    page(client, invoice)  # warm (session, permissions)
+    with count_queries() as with_panel:
+        html = page(client, invoice)
+    assert "Download the PDF" in html
+    monkeypatch.setattr(extensions, "invoice_page_panels", [])
+    with count_queries() as without:
+        assert "Download the PDF" not in page(client, invoice)
+    assert len(with_panel) == len(without) + 1
+
+
+def test_the_download_is_the_stored_original_byte_for_byte(approved_cycle, client_for, clerk):
+    invoice = approved_cycle("KWD")
+    document = InvoiceDocument.objects.get(invoice=invoice)
+    response = client_for(clerk).get(reverse("documents:download", args=[invoice.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["X-Document-SHA256"] == document.sha256
+    assert f'filename="{invoice.upstream_number}.pdf"' in response["Content-Disposition"]
+    assert response.content == bytes(document.content)
+
+
+def test_a_copy_is_rendered_now_and_marked_copy(approved_cycle, client_for, auditor):
+    invoice = approved_cycle("JPY")
+    response = client_for(auditor).get(reverse("documents:copy", args=[invoice.pk]))
+    assert response.status_code == 200
+    assert "-COPY.pdf" in response["Content-Disposition"]
+    text = pdf_text(response.content)
+    assert "COPY" in text and invoice.upstream_number in text
+    assert InvoiceDocument.objects.count() == 1
+
+
+def test_no_pdf_yet_is_a_clear_404(approved_cycle, client_for, auditor):
+    invoice = approved_cycle("USD", render=False)
+    response = client_for(auditor).get(reverse("documents:download", args=[invoice.pk]))
+    assert response.status_code == 404
+    assert b"no PDF yet" in response.content
+
+
+@pytest.mark.parametrize("name", ["download", "copy", "panel"])
+def test_people_who_may_not_read_the_invoice_get_403(approved_cycle, client_for, outsider, name):
+    invoice = approved_cycle("USD")
+    response = client_for(outsider).get(reverse(f"documents:{name}", args=[invoice.pk]))
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("who", ["clerk", "clerk2", "manager", "auditor"])
+def test_everyone_who_may_read_the_invoice_may_have_its_pdf(
+    approved_cycle, client_for, request, who
+):
+    invoice = approved_cycle("USD")
+    client = client_for(request.getfixturevalue(who))
+    assert client.get(reverse("documents:download", args=[invoice.pk])).status_code == 200
+    assert client.get(reverse("documents:panel", args=[invoice.pk])).status_code == 200
+
+
+def test_an_unknown_invoice_is_404(client_for, auditor):
+    assert client_for(auditor).get(reverse("documents:download", args=[987])).status_code == 404
+
+
+def test_the_sweep_renders_what_a_lost_task_left_undone(approved_cycle, settings):
+    settings.SWEEP_OLDER_THAN_SECONDS = 0
+    invoice = approved_cycle("USD", render=False)
+    assert not InvoiceDocument.objects.exists()
+    report = run_sweep()
+    assert "documents: 1 missing invoice PDF(s) enqueued for rendering" in report.lines
+    assert InvoiceDocument.objects.get().invoice_id == invoice.pk
+    assert not any(line.startswith("documents:") for line in run_sweep().lines)
+
+
+def test_the_sweep_leaves_recent_approvals_to_their_task(approved_cycle):
+    approved_cycle("USD", render=False)
+    run_sweep(older_than=timedelta(minutes=5))
+    assert not InvoiceDocument.objects.exists()
+
+
+# --- without WeasyPrint -----------------------------------------------------------------------
+def test_without_weasyprint_the_app_runs_and_says_pdfs_are_unavailable(
+    approved_cycle, client_for, auditor, monkeypatch, settings
+):
+    invoice = approved_cycle("USD", render=False)
+    monkeypatch.setattr(rendering, "available", lambda: UNAVAILABLE)
+    html = page(client_for(auditor), invoice)
+    assert "PDFs unavailable: WeasyPrint or its system libraries are missing" in html
+    assert "hx-trigger" not in html
+    assert services.document_render_original(invoice.pk) == "unavailable"
+    response = client_for(auditor).get(reverse("documents:copy", args=[invoice.pk]))
+    assert response.status_code == 503
+    settings.SWEEP_OLDER_THAN_SECONDS = 0
+    report = run_sweep()
+    assert any("PDFs unavailable here" in line for line in report.lines)
+    assert not InvoiceDocument.objects.exists()
+
+
+def test_without_weasyprint_an_existing_original_is_still_offered(
+    approved_cycle, client_for, auditor, monkeypatch
+):
+    invoice = approved_cycle("USD")
+    monkeypatch.setattr(rendering, "available", lambda: UNAVAILABLE)
+    html = page(client_for(auditor), invoice)
+    assert "Download the PDF" in html and "Render a copy" not in html
+    response = client_for(auditor).get(reverse("documents:download", args=[invoice.pk]))
+    assert response.status_code == 200
+
+
+def test_availability_is_detected_once_and_reports_a_missing_library(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pango(name, *args, **kwargs):
+        if name == "weasyprint":
+            raise OSError("cannot load library 'libpango-1.0-0'")
+        return real_import(name, *args, **kwargs)
+
+    rendering.available.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", no_pango)
+    try:
+        status = rendering.available()
+        assert (status.ok, status.reason) == (False, "cannot load library 'libpango-1.0-0'")
+        with pytest.raises(rendering.RenderingUnavailable):
+            rendering.html_to_pdf("<p>x</p>", "")
+    finally:
+        monkeypatch.undo()
+        rendering.available.cache_clear()
+    assert rendering.available().ok
+
+
+def test_the_panel_context_is_one_query(approved_cycle, auditor):
+    invoice = approved_cycle("USD")
+    with count_queries() as queries:
+        context = panels.panel_context(invoice, auditor)
+    assert context["state"] == "ready"
+    assert len(queries) == 1
