@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from invoices import exports, money
@@ -40,6 +41,14 @@ MANIFEST_HEADER = [
 ]
 CHUNK = 20  # documents fetched per round trip (each some tens of kilobytes)
 MANIFEST_ROWS_PER_PIECE = 500
+
+
+def streaming_reads():
+    """On PostgreSQL, a transaction: its server-side cursor then streams rows as they are
+    fetched (in autocommit Django declares it WITH HOLD, which computes every row first; see
+    invoices.exports). SQLite streams without one, and a transaction there would take the write
+    lock (IMMEDIATE) for the whole download."""
+    return transaction.atomic() if connection.vendor == "postgresql" else nullcontext()
 
 
 class _Sink:
@@ -113,8 +122,7 @@ def stream_zip(invoices: QuerySet, *, now: datetime) -> Iterator[bytes]:
     """The ZIP's bytes, piece by piece: the manifest, then each stored PDF as it is read."""
     documents = documents_of(invoices, rendered_before=now)
     sink = _Sink()
-    # Inside a transaction PostgreSQL streams rows from a server-side cursor (invoices.exports).
-    with transaction.atomic(), zipfile.ZipFile(sink, mode="w", allowZip64=True) as archive:
+    with streaming_reads(), zipfile.ZipFile(sink, mode="w", allowZip64=True) as archive:
         with archive.open(_entry(MANIFEST, now, zipfile.ZIP_DEFLATED), mode="w") as manifest:
             lines = exports.csv_lines(MANIFEST_HEADER, _manifest_rows(documents))
             for count, line in enumerate(lines, start=1):

@@ -27,6 +27,7 @@ from invoices.models import AuditEvent, Invoice
 from invoices.templatetags.invoice_tags import period
 
 from . import rendering
+from .archive import streaming_reads
 from .models import InvoiceDocument
 
 log = logging.getLogger(__name__)
@@ -173,9 +174,11 @@ def document_render_copy(invoice: Invoice, original: InvoiceDocument | None) -> 
     )
 
 
-def approved_without_original(*, older_than: timedelta, limit: int = 500) -> list[int]:
-    """Approved invoices still missing their original, untouched for `older_than` (the sweep
-    enqueues their rendering again: a lost or failed task)."""
+def approved_without_original(*, older_than: timedelta, limit: int = 100) -> list[int]:
+    """Approved invoices still missing their original, untouched for `older_than`, oldest
+    first (the sweep enqueues their rendering again: a lost or failed task, or invoices
+    approved before documents existed). At most `limit` a run, so a backlog drains at the
+    workers' pace instead of piling up duplicate tasks in the queue."""
     cutoff = timezone.now() - older_than
     has_document = InvoiceDocument.objects.filter(invoice_id=OuterRef("pk"))
     return list(
@@ -206,7 +209,7 @@ def documents_verify(*, chunk_size: int = 50) -> DocumentsReport:
     event that recorded it (whose own integrity `manage.py verify_audit` checks)."""
     report = DocumentsReport()
     rows = InvoiceDocument.objects.select_related("audit_event").order_by("id")
-    with transaction.atomic():  # a streaming cursor on PostgreSQL (see invoices.exports)
+    with streaming_reads():
         for document in rows.iterator(chunk_size=chunk_size):
             report.checked += 1
             problem = document_problem(document)
