@@ -52,10 +52,12 @@ def configure(postgres: bool, folder: Path) -> None:
                 ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql],
                 check=True,
                 stdout=subprocess.DEVNULL,
+                env={**os.environ, "PGOPTIONS": "--client-min-messages=warning"},
             )
         url = PG_URL
     else:
         url = f"sqlite:///{folder / 'bench.sqlite3'}"
+    (folder / "static").mkdir(exist_ok=True)
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "billing_admin.settings",
