@@ -1,7 +1,8 @@
 """Invoice numbers: gapless series kept in the database, and how they are written.
 
 Engine invoices take their gapless `INV-` number on approval; drafts carry a provisional
-`DRAFT-` one. Ad-hoc invoices take an `AH-` number from their own series when posted.
+`DRAFT-` one. Ad-hoc invoices take an `AH-` number from their own series when posted, and
+credit notes a `CN-` number from theirs.
 """
 
 from __future__ import annotations
@@ -27,3 +28,7 @@ def draft_number(invoice_id: uuid.UUID) -> str:
 
 def approved_number(value: int) -> str:
     return f"INV-{value:06d}"
+
+
+def credit_note_number(value: int) -> str:
+    return f"CN-{value:06d}"
