@@ -73,6 +73,8 @@ class RebilliaCorrections:
             data = data["data"]
         if isinstance(data, Mapping) and data.get("status"):
             return _remote(data, invoice_id)
+        if not reply.is_empty and data is None:
+            return self._void_found(invoice_id, "its reply could not be read")
         try:
             return _remote(self._invoice(invoice_id), invoice_id)
         except BackendError:  # the void was accepted (2xx); only the read-back failed
