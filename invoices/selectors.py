@@ -203,9 +203,17 @@ def history_queryset(user=None) -> QuerySet:
     queryset = Invoice.objects.select_related("submitted_by", "decided_by").defer(
         "lines", "adhoc_request", "failure_message"
     )
-    # For the row's actions (workflow.allowed_actions): "revise" needs to know of a newer version.
+    # For the row's actions (workflow.allowed_actions): "revise" and "reissue" need to know of a
+    # newer version, "correct" of a void in progress.
     return queryset.annotate(
-        has_next_version=Exists(Invoice.objects.filter(previous_id=OuterRef("pk")))
+        has_next_version=Exists(Invoice.objects.filter(previous_id=OuterRef("pk"))),
+        has_live_void=Exists(
+            Invoice.objects.filter(
+                corrects_id=OuterRef("pk"),
+                kind=Invoice.Kind.VOID,
+                status__in=workflow.LIVE_STATUSES,
+            )
+        ),
     )
 
 
