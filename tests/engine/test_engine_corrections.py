@@ -6,7 +6,7 @@ once paid."""
 import threading
 
 import pytest
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, connection, transaction
 
 from billing_engine import api
 from billing_engine.models import AdhocInvoice, EngineCreditNote, EngineInvoice, NumberSequence
@@ -167,7 +167,7 @@ def test_concurrent_credit_notes_never_exceed_the_invoice():
         except Exception as exc:
             unexpected.append(exc)
         finally:
-            close_old_connections()
+            connection.close()
 
     threads = [threading.Thread(target=credit) for _ in range(4)]
     for thread in threads:

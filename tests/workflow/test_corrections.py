@@ -113,7 +113,7 @@ def test_the_content_hash_covers_the_reason_and_the_corrected_invoice(fake, appr
     assert first.content_hash != second.content_hash
 
 
-# --- bad input changes nothing ---------------------------------------------------------------------
+# --- bad input changes nothing -------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
@@ -125,9 +125,7 @@ def test_the_content_hash_covers_the_reason_and_the_corrected_invoice(fake, appr
         ([CreditLine(HOSTING, 100), CreditLine(HOSTING, 100)], "not a line"),
     ],
 )
-def test_bad_credit_amounts_are_refused_and_change_nothing(
-    fake, approved, clerk, lines, message
-):
+def test_bad_credit_amounts_are_refused_and_change_nothing(fake, approved, clerk, lines, message):
     before = AuditEvent.objects.count()
     with pytest.raises(services.CorrectionRefused, match=message):
         ask(clerk, approved, lines=lines)
@@ -188,7 +186,7 @@ def test_managers_and_auditors_cannot_ask_for_corrections(fake, approved, manage
     assert Invoice.objects.count() == 1
 
 
-# --- approving: four eyes, and the re-check -----------------------------------------------------------
+# --- approving: four eyes, and the re-check ------------------------------------------------------
 def test_the_requester_cannot_approve_their_own_correction_superusers_included(
     fake, clerk, manager, superuser, manager2
 ):
@@ -264,7 +262,7 @@ def test_the_requester_may_withdraw_a_waiting_correction(fake, approved, clerk, 
     assert services.invoice_withdraw(actor=clerk, invoice_id=note.pk).status == S.WITHDRAWN
 
 
-# --- voids: credit and re-issue ---------------------------------------------------------------------
+# --- voids: credit and re-issue ------------------------------------------------------------------
 def test_credit_and_reissue_credits_the_rest_voids_and_frees_the_cycle(
     fake, approved, clerk, manager2
 ):
@@ -278,12 +276,15 @@ def test_credit_and_reissue_credits_the_rest_voids_and_frees_the_cycle(
     original = Invoice.objects.get(pk=approved.pk)
     assert original.status == S.VOIDED and not original.is_live
     assert corrections.standing(original).balance_minor == 0
-    assert services.live_invoice_for_cycle(
-        backend=original.backend,
-        contract_id=original.contract_id,
-        customer_id=original.customer_id,
-        bill_for=original.bill_for,
-    ) is None
+    assert (
+        services.live_invoice_for_cycle(
+            backend=original.backend,
+            contract_id=original.contract_id,
+            customer_id=original.customer_id,
+            bill_for=original.bill_for,
+        )
+        is None
+    )
     actions = AuditEvent.objects.filter(invoice=original).values_list("action", flat=True)
     assert "invoice.voided" in actions
     assert AuditEvent.objects.filter(invoice=void, action="correction.credited").exists()
@@ -311,9 +312,7 @@ def test_credit_and_reissue_credits_the_rest_voids_and_frees_the_cycle(
         )
 
 
-def test_a_void_of_an_invoice_credited_to_zero_sends_only_the_void(
-    fake, approved, clerk, manager2
-):
+def test_a_void_of_an_invoice_credited_to_zero_sends_only_the_void(fake, approved, clerk, manager2):
     approve(manager2, ask(clerk, approved))  # the whole balance
     void = approve(manager2, ask(clerk, approved, K.VOID))
     assert (void.total_minor, void.lines) == (0, [])

@@ -110,7 +110,7 @@ def test_a_balance_that_tells_nothing_needs_a_person(fake, approved, clerk, mana
     assert "reject" in workflow.allowed_actions(note, manager)
 
 
-# --- voids: two writes, each recorded ---------------------------------------------------------------
+# --- voids: two writes, each recorded ------------------------------------------------------------
 def test_a_crash_between_the_credit_and_the_void_goes_on_with_the_void(
     fake, approved, clerk, manager2
 ):
@@ -165,7 +165,7 @@ def test_reconcile_leaves_a_failed_half_done_void_to_a_managers_retry(
     assert fake.calls["credit_note"] == 1
 
 
-# --- ad-hoc invoices: void (Rebillia semantics on the embedded engine) --------------------------------
+# --- ad-hoc invoices: void (Rebillia semantics on the embedded engine) ---------------------------
 @pytest.fixture
 def adhoc_approved(clerk, manager) -> Invoice:
     world = adhoc_world()
@@ -213,11 +213,9 @@ def test_an_adhoc_invoice_has_no_credit_notes(adhoc_approved, clerk):
 
 
 @pytest.mark.parametrize("paid", [1, 8200])
-def test_a_paid_adhoc_invoice_is_not_voided_and_nothing_is_requested(
-    adhoc_approved, clerk, paid
-):
+def test_a_paid_adhoc_invoice_is_not_voided_and_nothing_is_requested(adhoc_approved, clerk, paid):
     api.record_adhoc_payment(adhoc_approved.upstream_id, amount_minor=paid)
-    with pytest.raises(services.CorrectionRefused, match="paid invoice .* cannot be voided"):
+    with pytest.raises(services.CorrectionRefused, match=r"paid invoice .* cannot be voided"):
         ask(clerk, adhoc_approved, K.VOID)
     assert Invoice.objects.count() == 1
 
