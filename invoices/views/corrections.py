@@ -26,13 +26,16 @@ TEMPLATE = "invoices/correct.html"
 
 
 def _refused(request, invoice: Invoice, action: str):
-    """A refusal of the workflow table: 403 for one's role, otherwise back to the invoice page
-    with the reason (GET) or the request page with it (POST, 409)."""
+    """A refusal of the workflow table: 403 for one's role; otherwise back to the invoice page
+    with the reason (a GET), or the reason with 409 (a POST: nothing was requested)."""
     refusal = workflow.refusal(action, invoice, request.user)
     if refusal is None:
         return None
     if refusal.not_allowed:
         raise PermissionDenied(refusal.message)
+    if request.method == "POST":
+        context = {"invoice": invoice, "refused": {"message": refusal.message}}
+        return render(request, TEMPLATE, context, status=409)
     messages.error(request, refusal.message)
     return redirect("invoices:detail", pk=invoice.pk)
 
