@@ -35,6 +35,7 @@ class CorrectionForm(forms.Form):
     )
 
     def __init__(self, *args, invoice: Invoice, standing, **kwargs):
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.invoice = invoice
         self.standing = standing

@@ -58,7 +58,6 @@ def request_correction(request, pk: int):
     if request.method == "GET":
         return render(request, TEMPLATE, context)
     if not form.is_valid():
-        context["problem"] = {"message": "The correction was not requested: see what to fix."}
         return render(request, TEMPLATE, context, status=422)
     asked = form.asked()
     lines = None
