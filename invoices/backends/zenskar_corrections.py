@@ -102,7 +102,8 @@ class ZenskarCorrections:
                 f"{what}, and reading the invoice failed ({look.message}). It was not sent again.",
                 backend=NAME,
             ) from None
-        if after.amount_due == before.amount_due - amount:
+        known = after.amount_due is not None and before.amount_due is not None
+        if known and after.amount_due == before.amount_due - amount:
             return CreditNoteResult(
                 id="",
                 number="",
@@ -180,7 +181,9 @@ def _balance(data: Mapping, invoice_id: str) -> InvoiceBalance:
         status=status,
         currency=currency,
         total=total,
-        amount_due=total if due is None else _in_currency(_dec(due, "amount_due"), currency),
+        # Absent: unknown (never assumed to be the total: that would read a lost credit note
+        # as "not applied").
+        amount_due=None if due is None else _in_currency(_dec(due, "amount_due"), currency),
         voided=status == "void",
         paid=status in _PAID,
     )

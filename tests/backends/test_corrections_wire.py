@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from invoices.backends.base import BackendRejected
+from invoices.backends.base import BackendRejected, OutcomeUnknown
 from tests.fakes.wire import dumps
 
 from .conftest import recorded_text
@@ -105,3 +105,21 @@ def test_rebillia_balance_without_a_currency_leaves_amounts_unknown(rebillia, ht
     balance = rebillia.invoice_balance("9001")
     assert (balance.status, balance.voided, balance.paid) == ("posted", False, False)
     assert (balance.total, balance.amount_due) == (None, None)
+
+
+def test_zenskar_without_amount_due_never_guesses_a_lost_credit_note(
+    make_zenskar, backend_settings, httpserver, hold
+):
+    backend_settings.BACKEND_READ_TIMEOUT = 0.25
+    zenskar = make_zenskar()
+    invoice = {k: v for k, v in APPROVED.items() if k != "amount_due"}
+    httpserver.expect_request(f"/invoices/{INVOICE}", method="GET").respond_with_data(
+        dumps(invoice), content_type="application/json"
+    )
+    httpserver.expect_request(
+        f"/invoices/{INVOICE}/credit_note", method="POST"
+    ).respond_with_handler(hold.handler())
+    assert zenskar.invoice_balance(INVOICE).amount_due is None
+    with pytest.raises(OutcomeUnknown, match="not sent again"):
+        zenskar.credit_note(INVOICE, Decimal("25"), "Pricing error")
+    assert len(hold.arrived) == 1
