@@ -2,7 +2,6 @@
 reconcile` (or a manager's Retry) settles it by reading the backend back, and never sends a
 credit note twice. And ad-hoc voids, on the embedded engine."""
 
-from datetime import date
 from decimal import Decimal
 from io import StringIO
 
@@ -12,13 +11,8 @@ from django.core.management import call_command
 from billing_engine import api
 from billing_engine.models import AdhocInvoice
 from invoices import services, workflow
-from invoices.backends.base import (
-    AdhocInvoiceRequest,
-    AdhocLine,
-    OutcomeUnknown,
-)
+from invoices.backends.base import OutcomeUnknown
 from invoices.models import AuditEvent, Invoice
-from tests.engine.factories import adhoc_world
 
 from .test_corrections import HOSTING, approve, ask, submitted
 from .test_workflow_table import Crash
@@ -166,27 +160,6 @@ def test_reconcile_leaves_a_failed_half_done_void_to_a_managers_retry(
 
 
 # --- ad-hoc invoices: void (Rebillia semantics on the embedded engine) ---------------------------
-@pytest.fixture
-def adhoc_approved(clerk, manager) -> Invoice:
-    world = adhoc_world()
-    invoice = services.invoice_submit_adhoc(
-        actor=clerk,
-        request=AdhocInvoiceRequest(
-            customer_id=str(world["customer"].account_number),
-            currency_id=str(world["usd"].id),
-            currency_code="USD",
-            gateway_id=str(world["stripe"].id),
-            payment_method_id=str(world["card"].id),
-            date_from=date(2026, 7, 1),
-            date_to=date(2026, 7, 31),
-            date_due=date(2026, 8, 15),
-            lines=(AdhocLine("Training day", 2, 4100),),
-        ),
-        customer_name="Northwind",
-    )
-    return approve(manager, invoice)
-
-
 def test_an_adhoc_void_is_approved_applied_and_reissued(adhoc_approved, clerk, manager2):
     void = ask(clerk, adhoc_approved, K.VOID, reissue=True, reason_code="duplicate")
     assert (void.total_minor, len(void.lines)) == (8200, 1)

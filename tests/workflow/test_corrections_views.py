@@ -242,3 +242,39 @@ def test_the_admin_shows_corrections_read_only(client_for, approved, clerk, audi
     change = client.get(reverse("admin:invoices_invoice_change", args=[note.pk]))
     assert change.status_code == 200
     assert 'name="_save"' not in change.content.decode()
+
+
+def test_the_audit_log_shows_the_corrections_events(client_for, approved, clerk, auditor):
+    note = ask(clerk, approved, lines=[services.CreditLine(HOSTING, 100)])
+    client = client_for(auditor)
+    html = client.get(reverse("invoices:audit") + "?action=correction.requested").content.decode()
+    assert "correction.requested" in html and f"#{note.pk}" in html
+    html = client.get(
+        reverse("invoices:audit") + "?action=invoice.correction_requested"
+    ).content.decode()
+    assert "invoice.correction_requested" in html and f"#{approved.pk}" in html
+
+
+def test_a_voided_adhoc_invoice_is_reissued_from_a_prefilled_form(
+    client_for, adhoc_approved, clerk, manager2
+):
+    client = client_for(clerk)
+    response = client.post(correct_url(adhoc_approved), form("reissue", reason_code="other"))
+    void = Invoice.objects.get(kind=K.VOID)
+    assert response.status_code == 302 and void.reissue
+    approve(manager2, void)
+    go = client.get(reverse("invoices:reissue", args=[adhoc_approved.pk]))
+    assert go["Location"] == reverse("invoices:new_adhoc") + f"?reissue={adhoc_approved.pk}"
+    html = client.get(go["Location"]).content.decode()
+    assert (
+        f'Re-issuing <a href="/invoices/{adhoc_approved.pk}/">invoice #{adhoc_approved.pk}' in html
+    )
+    assert 'value="Training day"' in html and 'value="41.00"' in html
+
+
+def test_an_adhoc_invoice_is_offered_only_a_void(client_for, adhoc_approved, clerk):
+    html = client_for(clerk).get(correct_url(adhoc_approved)).content.decode()
+    assert "Void the invoice" in html and "Credit note:" not in html
+    response = client_for(clerk).post(correct_url(adhoc_approved), form("credit_balance"))
+    assert response.status_code == 422
+    assert Invoice.objects.count() == 1
