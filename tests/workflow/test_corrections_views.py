@@ -12,6 +12,7 @@ from invoices.models import Invoice
 
 from ..helpers import count_queries
 from .conftest import JUNE, MAY
+from .fake_backend import line
 from .test_corrections import HOSTING, SUPPORT, approve, ask, submitted
 
 pytestmark = pytest.mark.django_db
@@ -278,3 +279,22 @@ def test_an_adhoc_invoice_is_offered_only_a_void(client_for, adhoc_approved, cle
     response = client_for(clerk).post(correct_url(adhoc_approved), form("credit_balance"))
     assert response.status_code == 422
     assert Invoice.objects.count() == 1
+
+
+def test_amounts_are_read_with_the_currencys_own_decimals(client_for, fake, clerk, manager):
+    fake.add_contract("c-yen", currency="JPY", cycles=(MAY,), lines=(line("Licence", "98000"),))
+    invoice = services.invoice_submit_cycle(
+        actor=clerk,
+        contract_id="c-yen",
+        cycle_key=MAY.key,
+        cycle_fp=services.cycle_fingerprint(MAY),
+        preview_total_minor=None,
+    ).invoice
+    invoice = approve(manager, invoice)
+    client = client_for(clerk)
+    response = client.post(correct_url(invoice), form(line_0="10.5"))
+    assert response.status_code == 422
+    assert "JPY amounts have no decimals." in response.content.decode()
+    response = client.post(correct_url(invoice), form(line_0="1,500"))
+    assert response.status_code == 302
+    assert Invoice.objects.get(kind=K.CREDIT_NOTE).total_minor == 1500  # yen: no minor unit
