@@ -152,7 +152,7 @@ class RowMaker:
                 submitted_by_id=submitter[0],
                 submitted_at=_dt(at),
             )
-            row["content_hash"] = invoice_content_hash(SimpleNamespace(**row))
+            row["content_hash"] = invoice_content_hash(SimpleNamespace(corrects_id=None, **row))
             manager = rng.choice(managers)
             decide_at = at + _decision_delay(rng)
             if decide_at > now_ts:

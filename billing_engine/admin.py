@@ -2,7 +2,8 @@
 their phases and pricings), products, currencies, gateways, payment methods and countries.
 
 Invoices are never edited here: engine invoices change only through `billing_engine.api`
-(approved ones never), and ad-hoc invoices are live documents once posted.
+(approved ones only by credit notes and a void), and ad-hoc invoices are live documents once
+posted.
 """
 
 from django.contrib import admin
@@ -15,6 +16,7 @@ from .models import (
     Contract,
     Country,
     Customer,
+    EngineCreditNote,
     EngineInvoice,
     EngineInvoiceLine,
     Gateway,
@@ -150,6 +152,13 @@ class EngineInvoiceLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     readonly_fields = fields
 
 
+class EngineCreditNoteInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = EngineCreditNote
+    extra = 0
+    fields = ["number", "amount_minor", "reason", "created_at"]
+    readonly_fields = fields
+
+
 @admin.register(EngineInvoice)
 class EngineInvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -161,12 +170,13 @@ class EngineInvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "currency",
         "total_minor",
         "approved_at",
+        "voided_at",
     ]
     list_filter = ["status", "currency"]
     search_fields = ["number", "contract__name", "customer__name"]
     list_select_related = ["contract", "customer"]
     date_hierarchy = "bill_for"
-    inlines = [EngineInvoiceLineInline]
+    inlines = [EngineInvoiceLineInline, EngineCreditNoteInline]
 
 
 @admin.register(NumberSequence)
@@ -226,7 +236,15 @@ class AdhocInvoiceLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(AdhocInvoice)
 class AdhocInvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["invoice_no", "customer", "status", "currency", "total_minor", "date_due"]
+    list_display = [
+        "invoice_no",
+        "customer",
+        "status",
+        "currency",
+        "total_minor",
+        "amount_paid_minor",
+        "date_due",
+    ]
     list_filter = ["status", "currency"]
     search_fields = ["invoice_no", "customer__name"]
     list_select_related = ["customer", "currency"]

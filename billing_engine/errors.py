@@ -36,3 +36,12 @@ class ValidationFailed(EngineError):
         self.field_errors = {key: list(value) for key, value in field_errors.items()}
         summary = "; ".join(f"{key}: {', '.join(msgs)}" for key, msgs in self.field_errors.items())
         super().__init__(message or f"Invalid request ({summary})")
+
+
+class InvoiceCannotBeVoided(EngineError):
+    """A contract-cycle invoice whose balance is not zero (the upstream voids only once credit
+    notes bring it to zero); the message carries the upstream's code `INVOICE_CANNOT_BE_VOIDED`."""
+
+
+class InvoiceAlreadyPaid(EngineError):
+    """An ad-hoc invoice that has been paid, fully or in part, can no longer be voided."""

@@ -94,6 +94,9 @@ _HISTORY_CSV_COLUMNS = (
     ("upstream_id", "upstream_id"),
     ("upstream_number", "upstream_number"),
     ("content_hash", "content_hash"),
+    ("corrects_id", "corrects_id"),
+    ("correction_reason", "reason_code"),
+    ("correction_reason_text", "reason_text"),
 )
 HISTORY_CSV_HEADER = [header for header, _ in _HISTORY_CSV_COLUMNS]
 _HISTORY_CSV_FIELDS = tuple(field for _, field in _HISTORY_CSV_COLUMNS)

@@ -3,6 +3,12 @@
 Statuses change only in `invoices.services`, along `invoices.workflow`'s transition table.
 Invariants the database can hold are constraints here: one live invoice per (backend, contract,
 customer, bill-for date), four eyes on decisions, and an append-only, hash-chained audit trail.
+
+A correction of an approved invoice (a credit note, or a void) is an `Invoice` row too, of its
+own kind, naming the invoice it `corrects`: it has its own status, lines, total, content hash,
+requester and decider, so approvals, four eyes, history, the audit trail and reconcile all apply
+to it unchanged. That live corrections never credit more than an invoice's total is held by
+`services.corrections` under a lock on the corrected invoice (one row cannot check a sum).
 """
 
 import hashlib
@@ -20,13 +26,27 @@ class Invoice(models.Model):
     class Kind(models.TextChoices):
         CYCLE = "cycle", "Contract cycle"
         ADHOC = "adhoc", "Ad-hoc"
+        CREDIT_NOTE = "credit_note", "Credit note"
+        VOID = "void", "Void"
+
+    class CorrectionReason(models.TextChoices):
+        PRICING_ERROR = "pricing_error", "Pricing error"
+        QUANTITY_ERROR = "quantity_error", "Quantity error"
+        DUPLICATE = "duplicate", "Duplicate invoice"
+        GOODWILL = "goodwill", "Goodwill"
+        CUSTOMER_DISPUTE = "customer_dispute", "Customer dispute"
+        OTHER = "other", "Other"
+
+    class CorrectionStep(models.TextChoices):
+        NONE = "", "Nothing sent yet"
+        CREDITED = "credited", "Credited; the void is still to be sent"
 
     # Statuses, and which of them are "live" (hold their cycle), are named once: in the
     # workflow table.
     Status = workflow.Status
     LIVE_STATUSES = workflow.LIVE_STATUSES
 
-    kind = models.CharField(max_length=8, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
     backend = models.CharField(max_length=32)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
 
@@ -85,6 +105,25 @@ class Invoice(models.Model):
     failure_code = models.CharField(max_length=40, blank=True)
     # A rejected or withdrawn cycle invoice whose upstream draft still has to be deleted.
     upstream_cleanup_pending = models.BooleanField(default=False)
+
+    # Corrections (kind credit_note or void): the approved invoice corrected, and why. A credit
+    # note's lines are the credited amounts of the corrected invoice's lines ("line": its
+    # index); a void's lines and total are what it credits before voiding (a contract-cycle
+    # invoice is voided at a zero balance). `upstream_id` / `upstream_number` name the credit
+    # note made upstream. `correction_step` records which of a void's two writes is done.
+    corrects = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections"
+    )
+    reason_code = models.CharField(
+        max_length=20, blank=True, choices=CorrectionReason.choices, default=""
+    )
+    reason_text = models.TextField(blank=True, default="")
+    reissue = models.BooleanField(
+        default=False, help_text="A void asked for in order to re-issue the invoice."
+    )
+    correction_step = models.CharField(
+        max_length=16, blank=True, choices=CorrectionStep.choices, default=""
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -107,10 +146,30 @@ class Invoice(models.Model):
                 name="four_eyes_decider_is_not_submitter",
             ),
             models.CheckConstraint(
-                condition=Q(kind="adhoc") | Q(bill_for__isnull=False),
+                condition=~Q(kind="cycle") | Q(bill_for__isnull=False),
                 name="cycle_invoice_has_bill_for",
             ),
             models.CheckConstraint(condition=Q(total_minor__gte=0), name="total_not_negative"),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=["cycle", "adhoc"], corrects__isnull=True, reason_code="")
+                    | (
+                        Q(kind__in=list(workflow.CORRECTION_KINDS), corrects__isnull=False)
+                        & ~Q(reason_code="")
+                    )
+                ),
+                name="correction_names_its_invoice_and_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="credit_note") | Q(total_minor__gt=0),
+                name="credit_note_is_positive",
+            ),
+            models.UniqueConstraint(
+                fields=["corrects"],
+                condition=Q(kind="void") & Q(status__in=[str(s) for s in workflow.LIVE_STATUSES]),
+                name="one_live_void_per_invoice",
+                violation_error_message="This invoice already has a void in progress.",
+            ),
         ]
         indexes = [
             models.Index(fields=["-submitted_at", "-id"], name="inv_submitted_idx"),
@@ -144,6 +203,10 @@ class Invoice(models.Model):
     @property
     def is_live(self) -> bool:
         return self.status in workflow.LIVE_STATUSES
+
+    @property
+    def is_correction(self) -> bool:
+        return workflow.is_correction(self)
 
     @property
     def approval_outcome_unknown(self) -> bool:

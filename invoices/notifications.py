@@ -130,6 +130,8 @@ def _describe(invoice) -> str:
 
     what = invoice.contract_name or invoice.customer_name
     period = f" ({invoice.cycle_name})" if invoice.cycle_name else ""
+    if invoice.corrects_id:  # a correction: say what it is, and of which invoice
+        what = f"{invoice.get_kind_display()} of invoice #{invoice.corrects_id}, {what}"
     return f"{what}{period}: {format_money(invoice.total_minor, invoice.currency)}"
 
 

@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.db.models import Count, Exists, Min, OuterRef, QuerySet
 from django.utils import timezone
 
-from . import extensions, roles, workflow
+from . import extensions, money, roles, services, workflow
 from .backends.base import BillingCycle, Contract
 from .forms import ApproveForm, AuditFilterForm, HistoryFilterForm, RejectForm
 from .keyset import PAGE_SIZE, keyset_page
@@ -98,7 +98,7 @@ def approval_inbox(user, *, limit: int = 200) -> list[Invoice]:
 # --- invoice page ---------------------------------------------------------------------------
 def invoice_for_page(pk: int) -> Invoice | None:
     return (
-        Invoice.objects.select_related("submitted_by", "decided_by", "previous")
+        Invoice.objects.select_related("submitted_by", "decided_by", "previous", "corrects")
         .filter(pk=pk)
         .first()
     )
@@ -138,7 +138,37 @@ def invoice_page(invoice: Invoice, user) -> dict:
         "approve_form": ApproveForm(initial={"content_hash": invoice.content_hash}),
         "reject_form": RejectForm(),
         "panels": extensions.panels_for(invoice, user),
+        "correction": correction_context(invoice),
     }
+
+
+def correction_context(invoice: Invoice) -> dict | None:
+    """A correction's page: what it corrects and what approval sends. An invoice's page: its
+    corrections and balance (one query either way)."""
+    if invoice.is_correction:
+        original = invoice.corrects
+        return {
+            "original": original,
+            "standing": services.standing(original),
+            "sends": upstream_effect(invoice, original),
+        }
+    if invoice.status in (S.APPROVED, S.VOIDED):
+        return {"standing": services.standing(invoice)}
+    return None
+
+
+def upstream_effect(correction: Invoice, original: Invoice) -> str:
+    """What approving a correction writes to the billing backend, in a sentence."""
+    amount = money.format_money(correction.total_minor, correction.currency)
+    target = f"invoice {original.upstream_number or original.upstream_id}"
+    if correction.kind == Invoice.Kind.CREDIT_NOTE:
+        return f"A credit note of {amount} on {target}."
+    if original.kind == Invoice.Kind.ADHOC:
+        return f"A void of {target} (irreversible; refused by the backend once it is paid)."
+    void = f"a void of {target}, which frees its billing cycle for a new invoice"
+    if correction.total_minor:
+        return f"A credit note of {amount} (what is left of it), then {void}."
+    return f"{void[0].upper()}{void[1:]}."
 
 
 # --- home -----------------------------------------------------------------------------------
@@ -203,9 +233,17 @@ def history_queryset(user=None) -> QuerySet:
     queryset = Invoice.objects.select_related("submitted_by", "decided_by").defer(
         "lines", "adhoc_request", "failure_message"
     )
-    # For the row's actions (workflow.allowed_actions): "revise" needs to know of a newer version.
+    # For the row's actions (workflow.allowed_actions): "revise" and "reissue" need to know of a
+    # newer version, "correct" of a void in progress.
     return queryset.annotate(
-        has_next_version=Exists(Invoice.objects.filter(previous_id=OuterRef("pk")))
+        has_next_version=Exists(Invoice.objects.filter(previous_id=OuterRef("pk"))),
+        has_live_void=Exists(
+            Invoice.objects.filter(
+                corrects_id=OuterRef("pk"),
+                kind=Invoice.Kind.VOID,
+                status__in=workflow.LIVE_STATUSES,
+            )
+        ),
     )
 
 

@@ -55,26 +55,34 @@ def content_hash(content: dict) -> str:
 
 def invoice_content_hash(invoice) -> str:
     """The hash of everything a manager approves on an invoice: who and what it is for, the
-    cycle as listed, the currency, total and lines, and (ad-hoc) the request to be sent."""
-    return content_hash(
-        {
-            "kind": invoice.kind,
-            "backend": invoice.backend,
-            "contract_id": invoice.contract_id,
-            "customer_id": invoice.customer_id,
-            "cycle": [
-                invoice.cycle_name,
-                invoice.cycle_start_date,
-                invoice.cycle_end_date,
-                invoice.cycle_bill_for_date,
-                invoice.cycle_start_day,
-            ],
-            "currency": invoice.currency,
-            "total_minor": invoice.total_minor,
-            "lines": invoice.lines,
-            "adhoc_request": invoice.adhoc_request,
+    cycle as listed, the currency, total and lines, (ad-hoc) the request to be sent, and (a
+    correction) the invoice it corrects, why, and whether it is to be re-issued."""
+    content = {
+        "kind": invoice.kind,
+        "backend": invoice.backend,
+        "contract_id": invoice.contract_id,
+        "customer_id": invoice.customer_id,
+        "cycle": [
+            invoice.cycle_name,
+            invoice.cycle_start_date,
+            invoice.cycle_end_date,
+            invoice.cycle_bill_for_date,
+            invoice.cycle_start_day,
+        ],
+        "currency": invoice.currency,
+        "total_minor": invoice.total_minor,
+        "lines": invoice.lines,
+        "adhoc_request": invoice.adhoc_request,
+    }
+    if invoice.corrects_id is not None:  # (absent for invoices: their hashes stay as they were)
+        content["correction"] = {
+            "corrects": invoice.corrects_id,
+            "corrects_upstream_id": invoice.corrects.upstream_id,
+            "reason_code": invoice.reason_code,
+            "reason_text": invoice.reason_text,
+            "reissue": invoice.reissue,
         }
-    )
+    return content_hash(content)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import adhoc, clerk, decisions, history
+from .views import adhoc, clerk, corrections, decisions, history
 
 app_name = "invoices"
 
@@ -11,6 +11,8 @@ urlpatterns = [
     path("invoices/adhoc/new/", adhoc.new_adhoc, name="new_adhoc"),
     path("invoices/mine/", clerk.mine, name="mine"),
     path("invoices/<int:pk>/revise", clerk.revise, name="revise"),
+    path("invoices/<int:pk>/correct", corrections.request_correction, name="correct"),
+    path("invoices/<int:pk>/reissue", corrections.reissue, name="reissue"),
     # Managers (and the submitter's withdraw): the invoice page and its actions
     path("approvals/", decisions.inbox, name="inbox"),
     path("invoices/<int:pk>/", decisions.detail, name="detail"),

@@ -11,10 +11,10 @@ Two tables:
   which refuses a step that is not in this table or does not start from the invoice's status.
 
 `ACTIONS` are what a person asks for on an invoice page (approve, retry, reject, withdraw,
-revise): the permission, whether four eyes apply or only the submitter may, and the extra
-conditions, each with the sentence a person is told. `refusal()` answers "may this person do
-this now?" for the services (which raise it) and `allowed_actions()` for the pages (which show
-only those buttons), so the two can never disagree.
+revise, correct, reissue): the permission, whether four eyes apply or only the submitter may,
+and the extra conditions, each with the sentence a person is told. `refusal()` answers "may
+this person do this now?" for the services (which raise it) and `allowed_actions()` for the
+pages (which show only those buttons), so the two can never disagree.
 
 This module imports no models: `invoices.models` imports it.
 """
@@ -37,6 +37,7 @@ class Status(models.TextChoices):
     REJECTED = "rejected", "Rejected"
     WITHDRAWN = "withdrawn", "Withdrawn"
     FAILED = "failed", "Failed (needs a person)"
+    VOIDED = "voided", "Voided"
 
 
 S = Status
@@ -54,7 +55,9 @@ class StatusRule:
 
 # `submitting` is the intent recorded before the draft is generated upstream: it claims the
 # cycle, so two clerks never generate the same draft. `failed` is live too: its upstream draft
-# may still exist until a person or `manage.py reconcile` settles it.
+# may still exist until a person or `manage.py reconcile` settles it. `voided`: an approved
+# invoice whose void was approved and applied upstream; its cycle is free to be invoiced again.
+# A correction (credit note or void) that is live holds its amount of the corrected invoice.
 STATUSES: dict[Status, StatusRule] = {
     S.SUBMITTING: StatusRule(live=True, inbox=False),
     S.PENDING: StatusRule(live=True, inbox=True),
@@ -63,6 +66,7 @@ STATUSES: dict[Status, StatusRule] = {
     S.REJECTED: StatusRule(live=False, inbox=False),
     S.WITHDRAWN: StatusRule(live=False, inbox=False),
     S.FAILED: StatusRule(live=True, inbox=True),
+    S.VOIDED: StatusRule(live=False, inbox=False),
 }
 LIVE_STATUSES: tuple[Status, ...] = tuple(s for s, rule in STATUSES.items() if rule.live)
 INBOX_STATUSES: tuple[Status, ...] = tuple(s for s, rule in STATUSES.items() if rule.inbox)
@@ -104,6 +108,14 @@ TRANSITIONS: dict[str, Transition] = {
         _t("submit_adhoc.record", {NEW}, S.PENDING, "invoice.submitted"),
         # Clerk: revising makes a new, linked submission; the rejected invoice stays as it is.
         _t("revise.start", {S.REJECTED}, S.REJECTED, ""),
+        # Clerk: a correction of an approved invoice is a new document (a credit note or a void)
+        # waiting for approval like any submission; the approved invoice stays as it is until
+        # a void of it is approved and applied upstream, which frees its cycle.
+        _t("correct.start", {S.APPROVED}, S.APPROVED, ""),
+        _t("correct.record", {NEW}, S.PENDING, "correction.requested"),
+        _t("correct.apply", {S.APPROVED}, S.VOIDED, "invoice.voided"),
+        # Clerk: a voided invoice is re-issued as a new, linked submission.
+        _t("reissue.start", {S.VOIDED}, S.VOIDED, ""),
         # Manager: approve is an intent committed before the upstream write, then its result.
         _t(
             "approve.start",
@@ -130,6 +142,8 @@ TRANSITIONS: dict[str, Transition] = {
         ),
         _t("settle.not_approved", _SETTLED, S.PENDING, "invoice.reconciled"),
         _t("settle.gone", _SETTLED, S.FAILED, "invoice.reconciled"),
+        # A correction whose effect upstream cannot be told from what the backend shows.
+        _t("settle.unclear", {S.APPROVING}, S.FAILED, "invoice.reconciled"),
         _t("settle.drop_intent", {S.SUBMITTING}, DROPPED, "invoice.submit_failed"),
     )
 }
@@ -157,7 +171,9 @@ UNSETTLED_STATUSES = sources_of("settle.not_approved", "settle.drop_intent")
 #: Audit events that record something about an invoice without changing its status.
 APPROVAL_REFUSED = "invoice.approval_refused"  # an approval refused because the draft drifted
 DRAFT_DELETED = "invoice.draft_deleted"  # a rejected or withdrawn invoice's draft taken back
-EVENTS = (APPROVAL_REFUSED, DRAFT_DELETED)
+CORRECTION_REQUESTED = "invoice.correction_requested"  # on the invoice a correction corrects
+CORRECTION_CREDITED = "correction.credited"  # a void's credit step done upstream (void next)
+EVENTS = (APPROVAL_REFUSED, DRAFT_DELETED, CORRECTION_REQUESTED, CORRECTION_CREDITED)
 #: Audit actions the services write with a status change, for the audit log's action filter.
 AUDIT_ACTIONS: tuple[str, ...] = tuple(
     dict.fromkeys(t.audit for t in TRANSITIONS.values() if t.audit)
@@ -173,12 +189,38 @@ ALREADY_INVOICED_RETRY = (
     "The backend already has an approved invoice for this period; retrying cannot help. Reject "
     "this invoice."
 )
+REFUSED_RETRY = (
+    "The billing backend refused this correction (see why above); retrying cannot help. Reject it."
+)
+CORRECTION_OF_CORRECTION = (
+    "A credit note or a void is not corrected itself: correct the invoice it corrects."
+)
+VOID_PENDING = (
+    "A void of this invoice is already waiting for approval or being applied; nothing else can "
+    "be requested until it is decided."
+)
+#: Kinds of invoice that are corrections of another (see `Invoice.Kind`); the rest are invoices.
+CORRECTION_KINDS = ("credit_note", "void")
 
 
 def outcome_unknown(invoice) -> bool:
     """A failed approval whose request may have reached the backend: until Retry (which asks
     the backend first) or reconcile settles it, it must not be rejected or withdrawn."""
     return invoice.status == S.FAILED and invoice.failure_code == "outcome_unknown"
+
+
+def is_correction(invoice) -> bool:
+    return invoice.kind in CORRECTION_KINDS
+
+
+def _void_pending(invoice) -> bool:
+    """A live void of this invoice exists (annotated as `has_live_void` on lists)."""
+    annotated = getattr(invoice, "has_live_void", None)
+    if annotated is not None:
+        return annotated
+    if invoice.pk is None:
+        return False
+    return invoice.corrections.filter(kind="void", status__in=LIVE_STATUSES).exists()
 
 
 def _has_next_version(invoice) -> bool:
@@ -228,7 +270,10 @@ ACTIONS: dict[str, Action] = {
             "approve invoices",
             "four_eyes",
             "Only a failed approval can be retried.",
-            (Guard(lambda inv: inv.failure_code == "already_invoiced", ALREADY_INVOICED_RETRY),),
+            (
+                Guard(lambda inv: inv.failure_code == "already_invoiced", ALREADY_INVOICED_RETRY),
+                Guard(lambda inv: inv.failure_code == "refused_upstream", REFUSED_RETRY),
+            ),
         ),
         Action(
             "reject",
@@ -259,6 +304,29 @@ ACTIONS: dict[str, Action] = {
                 Guard(
                     _has_next_version,
                     "This invoice has already been revised; open the newer version.",
+                ),
+            ),
+        ),
+        Action(
+            "correct",
+            "correct.start",
+            roles.SUBMIT,
+            "request corrections",
+            "anyone",
+            "This invoice is {status}; only an approved invoice can be corrected.",
+            (Guard(is_correction, CORRECTION_OF_CORRECTION), Guard(_void_pending, VOID_PENDING)),
+        ),
+        Action(
+            "reissue",
+            "reissue.start",
+            roles.SUBMIT,
+            "submit invoices",
+            "anyone",
+            "This invoice is {status}; only a voided invoice can be re-issued.",
+            (
+                Guard(
+                    _has_next_version,
+                    "This invoice has already been re-issued; open the newer version.",
                 ),
             ),
         ),

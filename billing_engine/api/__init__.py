@@ -4,7 +4,7 @@ It speaks the upstream vendors' semantics so that switching the adapter from `em
 remote vendor changes transport, not behaviour. One module per capability of the port:
 - contract-cycle invoicing (upstream/zenskar.md): `contracts` (search, one contract with its
   terms) and `cycles` (billing cycles, preview, and the cycle's draft: generate, read, approve,
-  delete);
+  delete), and `corrections` (credit notes and voids of final invoices, both capabilities);
 - ad-hoc invoicing (upstream/rebillia.md): `adhoc` (customers, payment methods, address book,
   currencies, gateways, countries, ad-hoc invoices), whose create body `adhoc_validation` checks.
 `values` holds the frozen dataclasses both hand out, `numbering` the gapless document numbers
@@ -19,6 +19,8 @@ from ..errors import (
     EngineError,
     InvalidState,
     InvoiceAlreadyGeneratedForThisBillingPeriod,
+    InvoiceAlreadyPaid,
+    InvoiceCannotBeVoided,
     NotFound,
     ValidationFailed,
 )
@@ -35,6 +37,13 @@ from .adhoc import (
     search_customers,
 )
 from .contracts import get_contract, search_contracts
+from .corrections import (
+    credit_invoice,
+    credit_notes,
+    record_adhoc_payment,
+    void_adhoc_invoice,
+    void_invoice,
+)
 from .cycles import (
     approve_invoice,
     billing_cycles,
@@ -51,6 +60,7 @@ from .values import (
     AddressInfo,
     ContractInfo,
     CountryInfo,
+    CreditNoteInfo,
     CurrencyInfo,
     CustomerInfo,
     CustomerRef,
@@ -67,6 +77,7 @@ __all__ = [
     "AddressInfo",
     "ContractInfo",
     "CountryInfo",
+    "CreditNoteInfo",
     "CurrencyInfo",
     "CustomerInfo",
     "CustomerRef",
@@ -75,6 +86,8 @@ __all__ = [
     "GatewayInfo",
     "InvalidState",
     "InvoiceAlreadyGeneratedForThisBillingPeriod",
+    "InvoiceAlreadyPaid",
+    "InvoiceCannotBeVoided",
     "InvoiceInfo",
     "LineInfo",
     "NotFound",
@@ -87,6 +100,8 @@ __all__ = [
     "billing_cycles",
     "countries",
     "create_adhoc_invoice",
+    "credit_invoice",
+    "credit_notes",
     "currencies",
     "delete_invoice",
     "draft_number",
@@ -99,10 +114,13 @@ __all__ = [
     "get_invoice",
     "payment_methods",
     "preview",
+    "record_adhoc_payment",
     "register_issued",
     "search_contracts",
     "search_customers",
     "take",
     "verify_numbering",
+    "void_adhoc_invoice",
+    "void_invoice",
     "write_lines",
 ]

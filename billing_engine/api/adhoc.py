@@ -263,6 +263,11 @@ def _adhoc_dict(invoice: AdhocInvoice) -> dict:
             for line in lines
         ],
         "total": invoice.total_minor,
-        "balanceDue": invoice.total_minor,
+        "balanceDue": 0 if invoice.date_void else invoice.total_minor - invoice.amount_paid_minor,
+        "dateVoid": (
+            invoice.date_void.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            if invoice.date_void
+            else None
+        ),
         "createdAt": invoice.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }

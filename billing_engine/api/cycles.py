@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from billing_rules.cycles import Cycle, compute_cycles, from_wire, to_wire
@@ -165,7 +166,7 @@ def generate_invoice(
 
 
 def get_invoice(invoice_id: str) -> InvoiceInfo:
-    return _invoice_info(
+    return invoice_info(
         _by_uuid(EngineInvoice.objects.prefetch_related("lines"), invoice_id, "invoice")
     )
 
@@ -174,7 +175,7 @@ def approve_invoice(invoice_id: str) -> InvoiceInfo:
     """Draft → approved, taking the next gapless number of the year's invoice series in the
     same transaction (a rollback gives it back). Approved is final."""
     with transaction.atomic():
-        invoice = _lock_invoice(invoice_id)
+        invoice = lock_invoice(invoice_id)
         if invoice.status != EngineInvoice.Status.DRAFT:
             raise InvalidState(f"Invoice {invoice.number} is {invoice.status}, not a draft.")
         invoice.status = EngineInvoice.Status.APPROVED
@@ -187,7 +188,7 @@ def approve_invoice(invoice_id: str) -> InvoiceInfo:
 def delete_invoice(invoice_id: str) -> None:
     """Delete a draft. Approved invoices stay (corrections are credit notes upstream)."""
     with transaction.atomic():
-        invoice = _lock_invoice(invoice_id)
+        invoice = lock_invoice(invoice_id)
         if invoice.status != EngineInvoice.Status.DRAFT:
             raise InvalidState(f"Invoice {invoice.number} is {invoice.status}; only drafts go.")
         invoice.delete()
@@ -257,7 +258,7 @@ def _unix(name: str, value: object, errors: dict[str, list[str]]) -> datetime | 
         return None
 
 
-def _lock_invoice(invoice_id: str) -> EngineInvoice:
+def lock_invoice(invoice_id: str) -> EngineInvoice:
     """Lock the invoice's contract, then the invoice: the same order generation takes, so an
     approval and a regeneration of one cycle can never interleave."""
     contract_ids = EngineInvoice.objects.values_list("contract_id", flat=True)
@@ -316,7 +317,10 @@ def _stored_line(line: EngineInvoiceLine) -> LineInfo:
     )
 
 
-def _invoice_info(invoice: EngineInvoice) -> InvoiceInfo:
+def invoice_info(invoice: EngineInvoice) -> InvoiceInfo:
+    credited = 0
+    if invoice.status != EngineInvoice.Status.DRAFT:
+        credited = invoice.credit_notes.aggregate(total=Sum("amount_minor"))["total"] or 0
     return InvoiceInfo(
         id=str(invoice.id),
         number=invoice.number,
@@ -332,4 +336,6 @@ def _invoice_info(invoice: EngineInvoice) -> InvoiceInfo:
         lines=tuple(_stored_line(line) for line in invoice.lines.all()),
         created_at=invoice.created_at,
         approved_at=invoice.approved_at,
+        credited_minor=credited,
+        voided_at=invoice.voided_at,
     )

@@ -102,6 +102,25 @@ class InvoiceInfo:
     lines: tuple[LineInfo, ...]
     created_at: datetime | None = None
     approved_at: datetime | None = None
+    credited_minor: int = 0  # the sum of its credit notes
+    voided_at: datetime | None = None
+
+    @property
+    def amount_due_minor(self) -> int:
+        """What is left to pay once credit notes are taken off (the engine takes no payments
+        on contract-cycle invoices)."""
+        return self.total_minor - self.credited_minor
+
+
+@dataclass(frozen=True)
+class CreditNoteInfo:
+    id: str
+    number: str
+    invoice_id: str
+    currency: str
+    amount_minor: int
+    reason: str
+    created_at: datetime
 
 
 # --- ad-hoc ---------------------------------------------------------------------------------

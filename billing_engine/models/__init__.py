@@ -15,7 +15,8 @@ The models live in one module per capability; this package re-exports them all, 
 `billing_engine.models.X` stays the import path (migrations reference `validate_tiers` by it):
 - `catalogue`: customers (shared) and the ad-hoc reference data, plus the code validators;
 - `contracts`: contract-cycle billing and its engine invoices, and `NumberSequence`;
-- `adhoc`: posted ad-hoc invoices and their lines.
+- `adhoc`: posted ad-hoc invoices and their lines;
+- `corrections`: credit notes on approved engine invoices.
 """
 
 from .adhoc import AdhocInvoice, AdhocInvoiceLine
@@ -40,6 +41,7 @@ from .contracts import (
     Product,
     validate_tiers,
 )
+from .corrections import EngineCreditNote
 
 __all__ = [
     "AddressBookEntry",
@@ -49,6 +51,7 @@ __all__ = [
     "Contract",
     "Country",
     "Customer",
+    "EngineCreditNote",
     "EngineInvoice",
     "EngineInvoiceLine",
     "Gateway",

@@ -14,11 +14,18 @@ from .catalogue import CompanyCurrency, Customer, Gateway, PaymentMethod
 
 
 class AdhocInvoice(models.Model):
-    """A posted ad-hoc invoice: live from creation (the vendor has no drafts)."""
+    """A posted ad-hoc invoice: live from creation (the vendor has no drafts). Payments move it
+    to `partialPaid` / `paid`; a void (irreversible) to `voided`, refused once paid in part."""
+
+    class Status(models.TextChoices):
+        POSTED = "posted", "Posted"
+        PARTIAL_PAID = "partialPaid", "Partially paid"
+        PAID = "paid", "Paid"
+        VOIDED = "voided", "Voided"
 
     id = models.AutoField(primary_key=True)
     invoice_no = models.CharField(max_length=32, unique=True)
-    status = models.CharField(max_length=16, default="posted")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.POSTED)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="adhoc_invoices")
     currency = models.ForeignKey(CompanyCurrency, on_delete=models.PROTECT, related_name="+")
     gateway = models.ForeignKey(Gateway, on_delete=models.PROTECT, related_name="+")
@@ -36,7 +43,9 @@ class AdhocInvoice(models.Model):
     terms = models.CharField(max_length=200, blank=True)
     comments = models.CharField(max_length=200, blank=True)
     total_minor = models.BigIntegerField()
+    amount_paid_minor = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+    date_void = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -48,6 +57,15 @@ class AdhocInvoice(models.Model):
             models.CheckConstraint(
                 condition=Q(shipping_amount_minor__gte=0, total_minor__gte=0),
                 name="adhoc_amounts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_paid_minor__gte=0, amount_paid_minor__lte=F("total_minor")),
+                name="adhoc_paid_within_total",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="voided", date_void__isnull=False)
+                | (~Q(status="voided") & Q(date_void__isnull=True)),
+                name="adhoc_void_has_date",
             ),
         ]
 

@@ -188,11 +188,13 @@ class Pricing(models.Model):
 
 class EngineInvoice(models.Model):
     """One invoice per (contract, customer, billing cycle). Drafts may be regenerated or
-    deleted; approved invoices are final (corrections would be credit notes)."""
+    deleted; approved invoices are final: corrected by credit notes (`EngineCreditNote`), and
+    voided once credit notes bring their balance to zero. A void frees the cycle."""
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
         APPROVED = "approved", "Approved"
+        VOID = "void", "Void"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="invoices")
@@ -209,6 +211,7 @@ class EngineInvoice(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     generated_at = models.DateTimeField(help_text="When the lines were last (re)generated.")
     approved_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-bill_for", "contract", "id"]
@@ -230,16 +233,23 @@ class EngineInvoice(models.Model):
                 condition=Q(status="draft") | Q(approved_at__isnull=False),
                 name="engine_invoice_approved_has_time",
             ),
+            models.CheckConstraint(
+                condition=Q(status="void", voided_at__isnull=False)
+                | (~Q(status="void") & Q(voided_at__isnull=True)),
+                name="engine_invoice_void_has_time",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.number
 
     def save(self, *args, **kwargs) -> None:
-        """Refuse to rewrite an approved invoice, whatever the caller (admin, shell, API)."""
+        """Refuse to rewrite an approved (or void) invoice, whatever the caller (admin, shell,
+        API); `billing_engine.api` voids one with a guarded update, never through save()."""
+        final = (self.Status.APPROVED, self.Status.VOID)
         if (
             not self._state.adding
-            and EngineInvoice.objects.filter(pk=self.pk, status=self.Status.APPROVED).exists()
+            and EngineInvoice.objects.filter(pk=self.pk, status__in=final).exists()
         ):
             raise ValidationError("An approved invoice cannot be changed.")
         super().save(*args, **kwargs)

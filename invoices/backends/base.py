@@ -3,6 +3,7 @@
 Two capabilities, each chosen by a setting:
 - contract-cycle invoicing (`BILLING_BACKEND`): `CycleBackend`
 - ad-hoc invoicing (`ADHOC_BACKEND`): `AdhocBackend`
+Each includes the corrections of its final invoices (`corrections`: credit notes and voids).
 
 Adapters return these dataclasses, never raw dicts, and raise these errors, never httpx's.
 Money crossing the port is `Decimal` in the currency's major unit (as the vendors send it);
@@ -19,6 +20,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
+from .corrections import (  # noqa: F401  (the port's corrections: import them from here)
+    AdhocCorrections,
+    AlreadyPaid,
+    CannotBeVoided,
+    CreditNoteResult,
+    CycleCorrections,
+    InvoiceBalance,
+)
 from .errors import (  # noqa: F401  (the port's errors: import them from here)
     AlreadyInvoicedUpstream,
     BackendError,
@@ -351,8 +360,8 @@ class CheckResult:
 
 # --- the port -------------------------------------------------------------------------------
 @runtime_checkable
-class CycleBackend(Protocol):
-    """Contract-cycle invoicing (embedded engine, Zenskar)."""
+class CycleBackend(CycleCorrections, Protocol):
+    """Contract-cycle invoicing (embedded engine, Zenskar), with credit notes and voids."""
 
     name: str
     preview_is_exact: bool
@@ -387,8 +396,9 @@ DEAD_ADHOC_STATUSES = frozenset({"voided", "canceled", "cancelled", "refund", "p
 
 
 @runtime_checkable
-class AdhocBackend(Protocol):
-    """Ad-hoc invoices (embedded engine, Rebillia). Invoices are live as soon as created."""
+class AdhocBackend(AdhocCorrections, Protocol):
+    """Ad-hoc invoices (embedded engine, Rebillia). Invoices are live as soon as created; they
+    are corrected by a void (and a new invoice)."""
 
     name: str
 

@@ -125,6 +125,25 @@ class Reply:
             return None
 
 
+def json_bytes(value: Any) -> bytes:
+    """A request body as JSON; a `Decimal` is written as a JSON number exactly as it is (an
+    amount of 25.00 goes out as `25.00`), never through float."""
+    return _json_text(value).encode()
+
+
+def _json_text(value: Any) -> str:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("a request body cannot carry NaN or Infinity")
+        return format(value, "f")
+    if isinstance(value, Mapping):
+        items = (f"{json.dumps(str(k))}:{_json_text(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_json_text(v) for v in value) + "]"
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
 def looks_like_html(text: str) -> bool:
     head = text.lstrip()[:200].lower()
     return head.startswith(("<!doctype", "<html", "<head", "<body", "<?xml")) or "<html" in head
@@ -241,7 +260,7 @@ class HttpClient:
         slept = 0.0
         content = None
         if json_body is not None:
-            content = json.dumps(json_body, separators=(",", ":"), default=str).encode()
+            content = json_bytes(json_body)
         for attempt in range(1, attempts + 1):
             request = self._client.build_request(
                 method, path, params=_clean_params(params), content=content

@@ -20,6 +20,7 @@ class SubmitCycleForm(forms.Form):
         required=False, label="I have checked: submit this invoice although it totals zero"
     )
     previous = forms.IntegerField(required=False)
+    reissue = forms.BooleanField(required=False)  # `previous` is a voided invoice re-issued
 
 
 class ApproveForm(forms.Form):

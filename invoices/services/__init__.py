@@ -3,6 +3,8 @@
 - `submit`: clerks submit a contract cycle (claim → generate → read back → record) or an ad-hoc
   invoice;
 - `decide`: managers approve, retry or reject; the submitter withdraws;
+- `corrections`: clerks ask for credit notes and voids of approved invoices (and the money
+  rules that hold them); `correct_upstream`: their writes once approved, and reading them back;
 - `reconcile` and `settle`: interrupted or failed backend writes settled by asking the backend;
 - `records`: the one place a status is written, along `invoices.workflow`'s table;
 - `errors`: the refusals, each with a sentence for the person who asked.
@@ -13,6 +15,7 @@ bracketed by an intent record committed before the call and a result record comm
 so a crash at any point leaves something `manage.py reconcile` can settle by asking the backend.
 """
 
+from .corrections import CreditLine, Standing, invoice_request_correction, standing
 from .decide import (
     ALREADY_INVOICED_MESSAGE,
     invoice_approve,
@@ -22,6 +25,7 @@ from .decide import (
     invoice_withdraw,
 )
 from .errors import (
+    CorrectionRefused,
     CycleAlreadyInvoiced,
     DraftDrifted,
     InvalidTransition,
@@ -44,6 +48,8 @@ from .submit import (
 
 __all__ = [
     "ALREADY_INVOICED_MESSAGE",
+    "CorrectionRefused",
+    "CreditLine",
     "CycleAlreadyInvoiced",
     "DraftDrifted",
     "InvalidTransition",
@@ -53,6 +59,7 @@ __all__ = [
     "ServiceError",
     "StaleCycle",
     "StaleSnapshot",
+    "Standing",
     "SubmitResult",
     "UpstreamFailed",
     "cycle_fingerprint",
@@ -60,6 +67,7 @@ __all__ = [
     "invoice_cleanup_upstream",
     "invoice_reconcile",
     "invoice_reject",
+    "invoice_request_correction",
     "invoice_retry",
     "invoice_submit_adhoc",
     "invoice_submit_cycle",
@@ -67,4 +75,5 @@ __all__ = [
     "invoices_to_reconcile",
     "live_invoice_for_cycle",
     "needs_empty_confirmation",
+    "standing",
 ]

@@ -2,7 +2,8 @@
 
 Who may do what, from which status, is `invoices.workflow.ACTIONS` (checked by
 `records.check`, the same rules the invoice page uses to offer buttons). An approval names the
-content hash the manager saw, re-reads a cycle draft and refuses it if it drifted, commits an
+content hash the manager saw, re-reads a cycle draft and refuses it if it drifted (a
+correction: checks again under a lock that it still fits the invoice it corrects), commits an
 `approving` intent, and only then writes upstream; its result is recorded after the call.
 """
 
@@ -18,7 +19,9 @@ from ..audit import audit_record
 from ..backends import adhoc_backend, cycle_backend
 from ..backends.base import (
     AlreadyInvoicedUpstream,
+    AlreadyPaid,
     BackendError,
+    CannotBeVoided,
     Draft,
     NotFoundUpstream,
     OutcomeUnknown,
@@ -26,7 +29,7 @@ from ..backends.base import (
 )
 from ..models import Invoice
 from ..snapshots import diff_lines, snapshot_lines
-from . import records
+from . import correct_upstream, corrections, records
 from .errors import DraftDrifted, InvalidTransition, ServiceError, StaleSnapshot, UpstreamFailed
 from .settle import ask_backend, back_to_pending
 
@@ -62,6 +65,8 @@ def invoice_approve(*, actor: AbstractBaseUser, invoice_id: int, seen_hash: str)
     with transaction.atomic():
         invoice = records.locked(invoice_id)
         _check_approvable(actor, invoice, seen_hash)
+        if invoice.is_correction:
+            corrections.check_applicable(invoice)
         _start_approval(invoice, actor, "approve.start", seen_hash)
     return _send_approval(actor=actor, invoice=invoice)
 
@@ -109,22 +114,33 @@ def refuse_drifted(actor, invoice: Invoice, draft: Draft) -> None:
         )
 
 
-def _send_approval(*, actor, invoice: Invoice) -> Invoice:
+def _send_approval(*, actor, invoice: Invoice, step: str = "approve.succeed") -> Invoice:
     """The upstream write of an approval, then its result. `invoice` is in `approving`."""
     try:
-        remote = _approve_upstream(invoice)
+        remote = _approve_upstream(invoice, actor)
     except AlreadyInvoicedUpstream:
         failed = _record_failure(invoice, actor, "already_invoiced", ALREADY_INVOICED_MESSAGE)
         raise UpstreamFailed(ALREADY_INVOICED_MESSAGE, failed) from None
+    except (CannotBeVoided, AlreadyPaid) as exc:
+        message = f"The billing backend refused this correction: {exc.message}"
+        # A void whose credit note is made upstream is half done: it stays to be retried.
+        half_done = Invoice.objects.filter(
+            pk=invoice.pk, correction_step=Invoice.CorrectionStep.CREDITED
+        ).exists()
+        code = "backend_error" if half_done else "refused_upstream"
+        failed = _record_failure(invoice, actor, code, message)
+        raise UpstreamFailed(message, failed) from None
     except BackendError as exc:
         code = "outcome_unknown" if isinstance(exc, OutcomeUnknown) else "backend_error"
         message = f"The billing backend did not complete the approval: {exc.message}"
         failed = _record_failure(invoice, actor, code, message)
         raise UpstreamFailed(message, failed) from None
-    return record_approved(invoice, actor, remote, step="approve.succeed")
+    return record_approved(invoice, actor, remote, step=step)
 
 
-def _approve_upstream(invoice: Invoice) -> RemoteInvoice:
+def _approve_upstream(invoice: Invoice, actor) -> RemoteInvoice:
+    if invoice.is_correction:
+        return correct_upstream.send(invoice, actor)
     if invoice.kind == Invoice.Kind.CYCLE:
         return cycle_backend().approve_draft(invoice.upstream_id)
     return adhoc_backend().create_invoice(adhoc_request_from_json(invoice.adhoc_request))
@@ -160,6 +176,7 @@ def record_approved(invoice: Invoice, actor, remote: RemoteInvoice, *, step: str
                 "upstream_cleanup_pending",
             ),
         )
+        corrections.apply_approved(locked, actor)
         notifications.on_decided(locked)
         extensions.send_after_commit(extensions.invoice_approved, invoice_id=locked.pk)
     return locked
@@ -190,8 +207,10 @@ def invoice_retry(*, actor: AbstractBaseUser, invoice_id: int) -> Invoice:
     outcome = ask_backend(invoice)
     if outcome.remote is not None:
         return record_approved(invoice, actor, outcome.remote, step="settle.approved")
-    if outcome.gone:
+    if outcome.gone or outcome.refused or outcome.unclear:
         raise UpstreamFailed(outcome.explanation, invoice)
+    if outcome.credit_found:  # a void's credit note went through: never send it again
+        correct_upstream.record_credited(invoice, actor, detail=outcome.explanation)
     if outcome.draft is not None:
         # Still a draft: what is sent now must still be what the manager approved. A drifted one
         # is known not to be approved, so it goes back to the inbox, where it can be rejected.
@@ -207,8 +226,19 @@ def invoice_retry(*, actor: AbstractBaseUser, invoice_id: int) -> Invoice:
         invoice = records.locked(invoice_id)
         if invoice.status != S.FAILED:
             raise InvalidTransition("This invoice changed meanwhile; reload the page.")
+        if invoice.is_correction and not outcome.partial:
+            corrections.check_applicable(invoice)
         _start_approval(invoice, actor, "retry.start", invoice.content_hash)
     return _send_approval(actor=actor, invoice=invoice)
+
+
+def correction_continue(*, invoice_id: int, actor=None) -> Invoice:
+    """Go on with a void interrupted between its two writes (`approving`, its credit note made
+    upstream): send the void, never the credit note again. For `manage.py reconcile`."""
+    invoice = Invoice.objects.get(pk=invoice_id)
+    if invoice.status != S.APPROVING or not invoice.is_correction:
+        raise InvalidTransition("Only a correction being applied can be continued.")
+    return _send_approval(actor=actor, invoice=invoice, step="settle.approved")
 
 
 # --- reject, withdraw ---------------------------------------------------------------------------

@@ -63,3 +63,8 @@ class UpstreamFailed(ServiceError):
     def __init__(self, message: str, invoice=None):
         super().__init__(message)
         self.invoice = invoice
+
+
+class CorrectionRefused(ServiceError):
+    """A correction that cannot be asked for or applied as it is (more than is left, nothing to
+    correct, another correction in the way); nothing was changed."""

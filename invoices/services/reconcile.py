@@ -3,6 +3,8 @@
 `manage.py reconcile` (and the manager's Retry) look at what the backend holds and move the
 record along one of the `settle.*` steps of the workflow table: approved upstream, not approved
 (back to the inbox), gone upstream (a person decides), or an interrupted submission dropped.
+Corrections too: a void interrupted between its credit note and its void goes on with the void
+(the credit note is never sent again); one whose effect cannot be told needs a person.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from .. import workflow
 from ..backends import cycle_backend
 from ..backends.base import NotFoundUpstream
 from ..models import Invoice
-from . import records
-from .decide import invoice_cleanup_upstream, record_approved
+from . import correct_upstream, records
+from .decide import correction_continue, invoice_cleanup_upstream, record_approved
+from .errors import UpstreamFailed
 from .settle import ask_backend, back_to_pending
 
 S = Invoice.Status
@@ -49,32 +52,55 @@ def invoice_reconcile(*, invoice_id: int, actor=None) -> ReconcileResult:
                 "upstream draft deleted" if ok else "upstream draft still to delete",
             )
         return ReconcileResult(invoice_id, before, before, "nothing to settle")
-    if invoice.failure_code == "already_invoiced":
-        return ReconcileResult(
-            invoice_id, before, before, "needs a person: already invoiced upstream"
-        )
+    if invoice.failure_code in ("already_invoiced", "refused_upstream"):
+        what = "already invoiced" if invoice.failure_code == "already_invoiced" else "refused"
+        return ReconcileResult(invoice_id, before, before, f"needs a person: {what} upstream")
     outcome = ask_backend(invoice)
     if outcome.remote is not None:
         settled = record_approved(invoice, actor, outcome.remote, step="settle.approved")
         return ReconcileResult(invoice_id, before, settled.status, "approved upstream")
+    if outcome.partial:
+        return _continue_void(invoice, before, outcome, actor)
     with transaction.atomic():
         locked = records.locked(invoice_id)
         if locked.status != before:
             return ReconcileResult(invoice_id, before, locked.status, "changed meanwhile")
-        if outcome.gone:
-            if not (before == S.FAILED and locked.failure_code == "gone_upstream"):
-                locked.failure_code = "gone_upstream"
-                locked.failure_message = outcome.explanation
-                records.transition(
-                    locked,
-                    "settle.gone",
-                    actor=actor,
-                    reason=outcome.explanation,
-                    fields=("failure_code", "failure_message"),
-                )
-            return ReconcileResult(invoice_id, before, S.FAILED, "needs a person: draft gone")
+        if outcome.gone or outcome.refused:
+            code = "gone_upstream" if outcome.gone else "refused_upstream"
+            if not (before == S.FAILED and locked.failure_code == code):
+                _to_failed(locked, "settle.gone", code, outcome.explanation, actor)
+            what = "gone upstream" if outcome.gone else "refused upstream"
+            return ReconcileResult(invoice_id, before, S.FAILED, f"needs a person: {what}")
+        if outcome.unclear:
+            if before == S.APPROVING:
+                _to_failed(locked, "settle.unclear", "unclear_upstream", outcome.explanation, actor)
+            return ReconcileResult(invoice_id, before, S.FAILED, "needs a person: unclear upstream")
         back_to_pending(locked, actor, outcome.explanation)
     return ReconcileResult(invoice_id, before, S.PENDING, "not approved upstream: pending again")
+
+
+def _to_failed(locked: Invoice, step: str, code: str, explanation: str, actor) -> None:
+    locked.failure_code = code
+    locked.failure_message = explanation
+    records.transition(
+        locked, step, actor=actor, reason=explanation, fields=("failure_code", "failure_message")
+    )
+
+
+def _continue_void(invoice: Invoice, before: str, outcome, actor) -> ReconcileResult:
+    """A void whose credit note is made upstream: recorded if it was only found by looking, then
+    (an interrupted one) the void is sent; a failed one waits for a manager's Retry."""
+    if outcome.credit_found:
+        correct_upstream.record_credited(invoice, actor, detail=outcome.explanation)
+    if before != S.APPROVING:
+        return ReconcileResult(
+            invoice.pk, before, before, "needs a person: credited upstream, Retry sends the void"
+        )
+    try:
+        settled = correction_continue(invoice_id=invoice.pk, actor=actor)
+    except UpstreamFailed as exc:
+        return ReconcileResult(invoice.pk, before, S.FAILED, f"void failed: {exc.message}")
+    return ReconcileResult(invoice.pk, before, settled.status, "credited earlier; void sent now")
 
 
 def _drop_interrupted_submission(invoice: Invoice, actor) -> ReconcileResult:

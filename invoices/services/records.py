@@ -138,14 +138,16 @@ def delete_draft_quietly(backend, draft_id: str) -> bool:
 
 
 # --- revisions --------------------------------------------------------------------------------
-def check_revision(*, actor, previous: Invoice | None, kind: str) -> None:
+def check_revision(*, actor, previous: Invoice | None, kind: str, action: str = "revise") -> None:
+    """`previous` may be followed by a new version of `kind`: a revision of a rejected invoice
+    (`revise`), or the re-issue of a voided one (`reissue`)."""
     if previous is None:
         return
     if previous.kind != kind:
         raise InvalidTransition("A revision must be of the same kind as the invoice it revises.")
     # Ask the database now (not a cached answer): another clerk may have revised it meanwhile.
     previous.has_next_version = Invoice.objects.filter(previous=previous).exists()
-    check("revise", previous, actor)
+    check(action, previous, actor)
 
 
 def link_revision(invoice: Invoice, previous: Invoice | None) -> None:

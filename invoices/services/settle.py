@@ -1,31 +1,22 @@
 """What the backend says happened to an approval, and the step that records "not approved".
 
 Shared by the manager's Retry (`decide`) and `manage.py reconcile` (`reconcile`): both ask
-before they send anything.
+before they send anything. Corrections are asked about by `correct_upstream.ask`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..adhoc import adhoc_request_from_json
 from ..backends import adhoc_backend, cycle_backend
-from ..backends.base import Draft, NotFoundUpstream, RemoteInvoice
+from ..backends.base import NotFoundUpstream
 from ..models import Invoice
-from . import records
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What the backend says about an approval: done (remote), impossible (gone), or neither."""
-
-    remote: RemoteInvoice | None = None
-    gone: bool = False
-    explanation: str = ""
-    draft: Draft | None = None  # a cycle invoice's draft, still unapproved upstream
+from . import correct_upstream, records
+from .outcome import Outcome
 
 
 def ask_backend(invoice: Invoice) -> Outcome:
+    if invoice.is_correction:
+        return correct_upstream.ask(invoice)
     if invoice.kind == Invoice.Kind.CYCLE:
         try:
             draft = cycle_backend().get_draft(invoice.upstream_id)

@@ -81,15 +81,18 @@ def invoice_submit_cycle(
     preview_total_minor: int | None,
     confirm_empty: bool = False,
     previous: Invoice | None = None,
+    reissue: bool = False,
 ) -> SubmitResult:
     """Generate the cycle's draft upstream, snapshot its real lines, and queue it for approval.
+    With `previous`: a new version of a rejected invoice, or (`reissue`) of a voided one.
 
     Raises StaleCycle (the cycle changed or vanished: the fresh list is attached),
     CycleAlreadyInvoiced, NeedsConfirmation, NotAllowed, InvalidTransition, UpstreamFailed, or a
     BackendError.
     """
     records.require(actor, roles.SUBMIT, "submit invoices")
-    records.check_revision(actor=actor, previous=previous, kind=Invoice.Kind.CYCLE)
+    action = "reissue" if reissue else "revise"
+    records.check_revision(actor=actor, previous=previous, kind=Invoice.Kind.CYCLE, action=action)
     backend = cycle_backend()
     contract, cycle = _chosen_cycle(contract_id, cycle_key, cycle_fp, previous)
     intent = _claim(actor, backend, contract, cycle, preview_total_minor, previous)
@@ -276,17 +279,20 @@ def invoice_submit_adhoc(
     customer_name: str,
     previous: Invoice | None = None,
     submission_key: str | None = None,
+    reissue: bool = False,
 ) -> Invoice:
     """Queue an ad-hoc invoice for approval. Nothing is sent upstream before approval.
 
     `submission_key` is the form's one-time token: sending the same form twice (a double click,
-    a re-sent POST) returns the first submission instead of making a second one."""
+    a re-sent POST) returns the first submission instead of making a second one. With
+    `previous`: a new version of a rejected invoice, or (`reissue`) of a voided one."""
     records.require(actor, roles.SUBMIT, "submit invoices")
     if submission_key:
         existing = Invoice.objects.filter(submission_key=submission_key).first()
         if existing is not None:
             return existing
-    records.check_revision(actor=actor, previous=previous, kind=Invoice.Kind.ADHOC)
+    action = "reissue" if reissue else "revise"
+    records.check_revision(actor=actor, previous=previous, kind=Invoice.Kind.ADHOC, action=action)
     backend = adhoc_backend()
     try:
         return _create_adhoc(actor, backend, request, customer_name, previous, submission_key)
@@ -295,7 +301,9 @@ def invoice_submit_adhoc(
         if submission_key and existing is not None:
             return existing
         # Two clerks revising the same invoice at once: the other revision won.
-        records.check_revision(actor=actor, previous=previous, kind=Invoice.Kind.ADHOC)
+        records.check_revision(
+            actor=actor, previous=previous, kind=Invoice.Kind.ADHOC, action=action
+        )
         raise
 
 

@@ -38,20 +38,25 @@ class Catalogue:
     countries: tuple
 
 
-def _previous(request) -> Invoice | None:
-    raw = request.GET.get("previous", "")
-    if not raw.isdigit():
-        return None
-    return Invoice.objects.filter(
-        pk=int(raw), kind=Invoice.Kind.ADHOC, status=Invoice.Status.REJECTED
-    ).first()
+def _previous(request) -> tuple[Invoice | None, bool]:
+    """The invoice a new version is made of: a rejected one revised (?previous=), or a voided
+    one re-issued (?reissue=); and whether it is a re-issue."""
+    sources = (("previous", Invoice.Status.REJECTED), ("reissue", Invoice.Status.VOIDED))
+    for param, status in sources:
+        raw = request.GET.get(param, "")
+        if raw.isdigit():
+            found = Invoice.objects.filter(
+                pk=int(raw), kind=Invoice.Kind.ADHOC, status=status
+            ).first()
+            return found, found is not None and param == "reissue"
+    return None, False
 
 
 @permission_required(roles.SUBMIT, raise_exception=True)
 def new_adhoc(request):
-    previous = _previous(request)
+    previous, reissue = _previous(request)
     customer_id = request.GET.get("customer", "") or (previous.customer_id if previous else "")
-    context: dict = {"previous": previous}
+    context: dict = {"previous": previous, "reissue": reissue}
     backend = adhoc_backend()
     if not customer_id:
         return _customer_search(request, backend, context)
@@ -288,6 +293,7 @@ def _post(request, backend, catalogue, context, previous):
             customer_name=catalogue.customer.business_name or catalogue.customer.name,
             previous=previous,
             submission_key=request.POST.get("submission_key") or None,
+            reissue=context["reissue"],
         )
     except services.ServiceError as exc:
         context["problem"], status = problem_for(exc)

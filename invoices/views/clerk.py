@@ -41,11 +41,19 @@ def new_cycle(request):
     context = {"q": q, "search_form": search}
     status = 200
 
-    previous_id = request.GET.get("previous", "")
-    if previous_id.isdigit():
-        previous = Invoice.objects.filter(pk=int(previous_id), kind=Invoice.Kind.CYCLE).first()
-        if previous is not None and "revise" in workflow.allowed_actions(previous, request.user):
-            context.update(previous=previous, previous_id=previous.pk)
+    # A new version of a rejected invoice (?previous=) or of a voided one (?reissue=).
+    for param, action in (("previous", "revise"), ("reissue", "reissue")):
+        raw = request.GET.get(param, "")
+        source = None
+        if raw.isdigit():
+            source = Invoice.objects.filter(pk=int(raw), kind=Invoice.Kind.CYCLE).first()
+        if source is not None and action in workflow.allowed_actions(source, request.user):
+            context.update(
+                previous=source,
+                previous_id=source.pk,
+                previous_param=param,
+                reissue=action == "reissue",
+            )
 
     htmx = request.htmx
     target = htmx.target if htmx and not htmx.history_restore_request else None
@@ -133,10 +141,13 @@ def submit_cycle(request):
     if data.get("previous"):
         previous = get_object_or_404(Invoice, pk=data["previous"])
     # Every answer below re-renders the workspace, whose links and form keep the revision.
+    reissue = bool(data.get("reissue")) and previous is not None
     context = {
         "q": "",
         "search_form": ContractSearchForm(),
         "previous_id": previous.pk if previous else None,
+        "previous_param": "reissue" if reissue else "previous",
+        "reissue": reissue,
     }
     try:
         result = services.invoice_submit_cycle(
@@ -147,6 +158,7 @@ def submit_cycle(request):
             preview_total_minor=data.get("preview_total_minor"),
             confirm_empty=data.get("confirm_empty", False),
             previous=previous,
+            reissue=reissue,
         )
     except services.StaleCycle as exc:
         # The service fetched the fresh list: show it (from the cache) with what happened.

@@ -11,11 +11,13 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
+from billing_engine import api
 from invoices.backends.base import (
     Address,
     AdhocBackend,
     AdhocInvoiceRequest,
     AdhocLine,
+    AlreadyPaid,
     BackendRejected,
     NotFoundUpstream,
 )
@@ -168,3 +170,38 @@ def test_create_refuses_an_unknown_country(port, invoice_request):
 
 def test_check_passes_against_a_working_backend(port, world):
     assert port.check().ok is True
+
+
+# --- corrections: a void (there are no ad-hoc credit notes) ------------------------------------
+def test_a_void_is_irreversible_and_find_no_longer_matches(port, invoice_request):
+    created = port.create_invoice(invoice_request)
+    before = port.invoice_balance(created.id)
+    assert (before.voided, before.paid, before.currency, before.total, before.amount_due) == (
+        False,
+        False,
+        "USD",
+        Decimal("141.97"),
+        Decimal("141.97"),
+    )
+    voided = port.void_invoice(created.id)
+    assert (voided.id, voided.status, voided.recovered) == (created.id, "voided", False)
+    assert port.invoice_balance(created.id).voided is True
+    assert port.find_invoice(invoice_request) is None
+    again = port.void_invoice(created.id)  # void already: found, nothing sent
+    assert (again.status, again.recovered) == ("voided", True)
+
+
+@pytest.mark.parametrize("paid_minor", [1, 14197])
+def test_a_paid_invoice_cannot_be_voided(port, invoice_request, paid_minor):
+    created = port.create_invoice(invoice_request)
+    api.record_adhoc_payment(created.id, amount_minor=paid_minor)
+    balance = port.invoice_balance(created.id)
+    assert balance.paid is True and balance.amount_due == Decimal(14197 - paid_minor) / 100
+    with pytest.raises(AlreadyPaid):
+        port.void_invoice(created.id)
+    assert port.invoice_balance(created.id).voided is False
+
+
+def test_voiding_an_unknown_invoice_is_not_found(port, world):
+    with pytest.raises(NotFoundUpstream):
+        port.void_invoice("999999")

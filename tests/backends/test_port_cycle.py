@@ -14,9 +14,11 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from billing_engine import api
+from billing_engine.models import EngineCreditNote
 from invoices.backends.base import (
     AlreadyInvoicedUpstream,
     BackendRejected,
+    CannotBeVoided,
     CycleBackend,
     CycleNotMatched,
     NotFoundUpstream,
@@ -216,3 +218,66 @@ def test_delete_removes_a_draft_but_never_an_approved_invoice(port, contract):
 
 def test_check_passes_against_a_working_backend(port, contract):
     assert port.check().ok is True
+
+
+# --- corrections of an approved invoice -------------------------------------------------------
+def approved_invoice(port, contract) -> str:
+    invoice_id = generate(port, contract)
+    port.approve_draft(invoice_id)
+    return invoice_id
+
+
+def test_a_credit_note_takes_its_amount_off_the_balance(port, contract):
+    invoice_id = approved_invoice(port, contract)
+    note = port.credit_note(invoice_id, Decimal("25"), "Seat count was 23, not 25")
+    assert (note.invoice_id, note.currency, note.amount, note.recovered) == (
+        invoice_id,
+        "USD",
+        Decimal("25.00"),
+        False,
+    )
+    assert note.id and note.number.startswith("CN-")
+    balance = port.invoice_balance(invoice_id)
+    assert (balance.total, balance.amount_due, balance.voided) == (
+        Decimal("1229.60"),
+        Decimal("1204.60"),
+        False,
+    )
+    (engine_note,) = EngineCreditNote.objects.all()
+    assert (engine_note.amount_minor, engine_note.reason) == (2500, "Seat count was 23, not 25")
+
+
+def test_a_credit_note_for_more_than_is_left_is_refused(port, contract):
+    invoice_id = approved_invoice(port, contract)
+    port.credit_note(invoice_id, Decimal("1200.00"), "Pricing error")
+    with pytest.raises(BackendRejected):
+        port.credit_note(invoice_id, Decimal("29.61"), "Pricing error")
+    assert port.invoice_balance(invoice_id).amount_due == Decimal("29.60")
+
+
+def test_a_credit_note_with_more_decimals_than_the_currency_is_refused_unsent(port, contract):
+    invoice_id = approved_invoice(port, contract)
+    with pytest.raises(BackendRejected):
+        port.credit_note(invoice_id, Decimal("1.005"), "Pricing error")
+    assert not EngineCreditNote.objects.exists()
+
+
+def test_a_draft_is_neither_credited_nor_voided(port, contract):
+    draft_id = generate(port, contract)
+    with pytest.raises(BackendRejected):
+        port.credit_note(draft_id, Decimal("1"), "Pricing error")
+    with pytest.raises((BackendRejected, CannotBeVoided)):
+        port.void_invoice(draft_id)
+    assert port.get_draft(draft_id).is_draft
+
+
+def test_a_void_needs_a_zero_balance_and_then_frees_the_cycle(port, contract):
+    invoice_id = approved_invoice(port, contract)
+    with pytest.raises(CannotBeVoided):
+        port.void_invoice(invoice_id)
+    port.credit_note(invoice_id, Decimal("1229.60"), "Duplicate")
+    voided = port.void_invoice(invoice_id)
+    assert (voided.id, voided.status) == (invoice_id, "void")
+    balance = port.invoice_balance(invoice_id)
+    assert (balance.voided, balance.amount_due) == (True, Decimal("0.00"))
+    assert generate(port, contract) != invoice_id  # the cycle can be invoiced again

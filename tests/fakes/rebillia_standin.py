@@ -1,6 +1,7 @@
 """A loopback stand-in for Rebillia, speaking the documented wire (upstream/rebillia.md) and
 backed by the embedded engine (`billing_engine.api`): real validation of the create body, real
-invoices in the engine's tables.
+invoices in the engine's tables, and their void (refused once paid: the engine's
+`record_adhoc_payment` stands in for a customer paying).
 
 In tests: `register_rebillia(httpserver, share_connection=connection)`; the adapter's base URL is
 `httpserver.url_for("/v1")` and countries are served at the root (`/globals/countries`).
@@ -76,6 +77,8 @@ def register_rebillia(
     def errors(exc: Exception) -> Response | None:
         if isinstance(exc, api.NotFound):
             return reply({"code": "NOT_FOUND", "message": exc.message}, 404)
+        if isinstance(exc, api.InvoiceAlreadyPaid | api.InvalidState):
+            return reply({"code": "INVALID_STATE", "message": exc.message}, 409)
         if isinstance(exc, api.EngineError):
             return reply({"code": "VALIDATION_FAILED", "message": exc.message}, 400)
         return None
@@ -185,6 +188,9 @@ def register_rebillia(
     def invoice(request: Request, id: str) -> Response:
         return reply(api.get_adhoc_invoice(id))
 
+    def void(request: Request, id: str) -> Response:
+        return reply(api.void_adhoc_invoice(id))
+
     add("GET", "/v1/customers", customers)
     add("GET", f"/v1/customers/{ID}", customer)
     add("GET", f"/v1/customers/{ID}/paymentmethods", payment_methods)
@@ -195,6 +201,7 @@ def register_rebillia(
     add("POST", "/v1/invoices", create)
     add("GET", "/v1/invoices", list_invoices)
     add("GET", f"/v1/invoices/{ID}", invoice)
+    add("PUT", f"/v1/invoices/{ID}/void", void)
     return access
 
 

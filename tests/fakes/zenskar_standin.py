@@ -1,6 +1,7 @@
 """A loopback stand-in for Zenskar, speaking the documented wire (upstream/zenskar.md) and backed
 by the embedded engine (`billing_engine.api`), so the Zenskar adapter can be run against real
-billing behaviour: real cycles, real rating, one draft per cycle, approval locks the cycle.
+billing behaviour: real cycles, real rating, one draft per cycle, approval locks the cycle,
+credit notes never more than is left, a void only at a zero balance (INVOICE_CANNOT_BE_VOIDED).
 
 In tests: `register_zenskar(httpserver, share_connection=connection)`.
 Elsewhere (a load benchmark, a demo): `server = start_zenskar_standin(latency_s=0.05)`, then set
@@ -142,6 +143,7 @@ def _contract(info) -> dict:
 
 def _invoice(info) -> dict:
     total = _major_minor(info.total_minor, info.currency)
+    due = _major_minor(info.amount_due_minor, info.currency)
     return {
         "id": info.id,
         "invoice_number": info.number,
@@ -154,7 +156,7 @@ def _invoice(info) -> dict:
             "end_date_exclusive": iso(info.period_end),
         },
         "invoice_total": total,
-        "amount_due": total,
+        "amount_due": due,
         "due_date": iso(info.period_end + timedelta(days=30)),
         "created_at": iso(info.created_at) if info.created_at else None,
     }
@@ -322,6 +324,49 @@ def register_zenskar(
         api.delete_invoice(id)
         return reply(None, 204)
 
+    def credit_note(request: Request, id: str) -> Response:
+        from invoices.money import MoneyError, to_major, to_minor
+
+        try:
+            body = body_of(request)
+        except ValueError:
+            return reply({"detail": [{"loc": ["body"], "msg": "invalid JSON"}]}, 422)
+        if not isinstance(body, dict) or "credit_note_amount" not in body:
+            return reply(
+                {"detail": [{"loc": ["body", "credit_note_amount"], "msg": "required"}]}, 422
+            )
+        amount = body["credit_note_amount"]
+        if isinstance(amount, bool) or not isinstance(amount, int | Decimal):
+            return reply(
+                {"detail": [{"loc": ["body", "credit_note_amount"], "msg": "a number"}]}, 422
+            )
+        currency = api.get_invoice(id).currency
+        try:
+            minor = to_minor(Decimal(amount), currency)
+        except MoneyError as exc:
+            return reply(
+                {"detail": [{"loc": ["body", "credit_note_amount"], "msg": str(exc)}]}, 422
+            )
+        note = api.credit_invoice(id, amount_minor=minor, reason=str(body.get("reason") or ""))
+        return reply(
+            {
+                "id": note.id,
+                "credit_note_number": note.number,
+                "invoice_id": note.invoice_id,
+                "amount": to_major(note.amount_minor, currency),
+                "reason": note.reason,
+            }
+        )
+
+    def void(request: Request, id: str) -> Response:
+        try:
+            body = body_of(request)
+        except ValueError:
+            return reply({"detail": [{"loc": ["body"], "msg": "a JSON body is required"}]}, 422)
+        if body != {}:
+            return reply({"detail": [{"loc": ["body"], "msg": "expected {}"}]}, 422)
+        return reply(_invoice(api.void_invoice(id)))
+
     add("GET", "/contract_v2", list_contracts)
     add("GET", f"/contract_v2/{UUID_PATH}", get_contract)
     add("GET", f"/customers/{UUID_PATH}", get_customer)
@@ -331,6 +376,8 @@ def register_zenskar(
     add("GET", f"/invoices/{UUID_PATH}/line_items", line_items)
     add("PATCH", f"/invoices/{UUID_PATH}/approve", approve)
     add("DELETE", f"/invoices/{UUID_PATH}", delete)
+    add("POST", f"/invoices/{UUID_PATH}/credit_note", credit_note)
+    add("PATCH", f"/invoices/{UUID_PATH}/void", void)
     return access
 
 

@@ -17,14 +17,18 @@ from decimal import Decimal
 
 from invoices.backends.base import (
     AlreadyInvoicedUpstream,
+    BackendRejected,
     BillingCycle,
+    CannotBeVoided,
     CheckResult,
     Contract,
     ContractSummary,
+    CreditNoteResult,
     CustomerRef,
     CycleNotMatched,
     Draft,
     DraftState,
+    InvoiceBalance,
     LineItem,
     NotFoundUpstream,
     Page,
@@ -69,6 +73,15 @@ class FakeDraft:
     currency: str
     status: str = "draft"
     number: str = ""
+    credits: list[Decimal] = field(default_factory=list)  # credit notes, major units
+
+    @property
+    def total(self) -> Decimal:
+        return sum_amounts(self.lines)
+
+    @property
+    def amount_due(self) -> Decimal:
+        return self.total - sum(self.credits, Decimal(0))
 
 
 @dataclass
@@ -246,6 +259,56 @@ class FakeCycleBackend:
             if d.status != "draft":
                 raise AlreadyInvoicedUpstream("approved invoices cannot be deleted")
             del self.drafts[invoice_id]
+
+    # --- corrections ---
+    def invoice_balance(self, invoice_id):
+        self._enter("invoice_balance")
+        d = self._invoice(invoice_id)
+        return InvoiceBalance(
+            id=d.id,
+            status=d.status,
+            currency=d.currency,
+            total=d.total,
+            amount_due=d.amount_due,
+            voided=d.status == "void",
+            credited=sum(d.credits, Decimal(0)),
+        )
+
+    def credit_note(self, invoice_id, amount, reason):
+        self._enter("credit_note")
+        with self._lock:
+            d = self._invoice(invoice_id)
+            if d.status != "approved":
+                raise BackendRejected(f"invoice is {d.status}", status=409)
+            if amount <= 0 or amount > d.amount_due:
+                raise BackendRejected("credit note amount exceeds the amount due", status=400)
+            d.credits.append(amount)
+            note_id = f"cn-{len(d.credits)}-{d.id}"
+        self._after("credit_note")
+        return CreditNoteResult(
+            id=note_id,
+            number=f"CN-{note_id}",
+            invoice_id=d.id,
+            currency=d.currency,
+            amount=amount,
+            amount_due=d.amount_due,
+        )
+
+    def void_invoice(self, invoice_id):
+        self._enter("void_invoice")
+        with self._lock:
+            d = self._invoice(invoice_id)
+            if d.status != "approved" or d.amount_due != 0:
+                raise CannotBeVoided("INVOICE_CANNOT_BE_VOIDED: the balance is not zero")
+            d.status = "void"
+        self._after("void_invoice")
+        return RemoteInvoice(id=d.id, number=d.number, status="void", currency=d.currency)
+
+    def _invoice(self, invoice_id) -> FakeDraft:
+        try:
+            return self.drafts[invoice_id]
+        except KeyError:
+            raise NotFoundUpstream("No such invoice.") from None
 
     def check(self):
         return CheckResult("contract-cycle invoicing", True, "fake")

@@ -1,4 +1,5 @@
-"""Races on PostgreSQL: real concurrent requests end with one live invoice, one approval."""
+"""Races on PostgreSQL: real concurrent requests end with one live invoice, one approval, and
+corrections that never take more than an invoice's total."""
 
 import threading
 
@@ -78,3 +79,52 @@ def test_two_managers_approving_at_once_make_one_upstream_approval(fake, clerk, 
     assert len(approved) == 1 and len(refused) == 1, results
     assert fake.calls["approve_draft"] == 1
     assert Invoice.objects.get().status == Invoice.Status.APPROVED
+
+
+def test_two_concurrent_credit_requests_cannot_exceed_the_invoice(fake, clerk, clerk2, manager):
+    pending = submit(clerk)().invoice
+    invoice = services.invoice_approve(
+        actor=manager, invoice_id=pending.pk, seen_hash=pending.content_hash
+    )
+    hosting = 0  # 100.00 of the invoice's 150.00
+
+    def credit(actor, minor):
+        return lambda: services.invoice_request_correction(
+            actor=actor,
+            invoice_id=invoice.pk,
+            kind="credit_note",
+            reason_code="pricing_error",
+            reason_text="Hosting price",
+            lines=[services.CreditLine(hosting, minor)],
+        )
+
+    results = run_together(credit(clerk, 6000), credit(clerk2, 6000), credit(clerk, 6000))
+    made = [r for r in results if isinstance(r, Invoice)]
+    refused = [r for r in results if isinstance(r, services.CorrectionRefused)]
+    assert len(made) == 1 and len(refused) == 2, results
+    live = Invoice.objects.filter(corrects=invoice, status__in=Invoice.LIVE_STATUSES)
+    assert sum(live.values_list("total_minor", flat=True)) == 6000
+
+
+def test_a_concurrent_void_and_credit_leave_the_invoice_whole(fake, clerk, clerk2, manager):
+    pending = submit(clerk)().invoice
+    invoice = services.invoice_approve(
+        actor=manager, invoice_id=pending.pk, seen_hash=pending.content_hash
+    )
+
+    def ask(actor, kind, lines=None):
+        return lambda: services.invoice_request_correction(
+            actor=actor,
+            invoice_id=invoice.pk,
+            kind=kind,
+            reason_code="duplicate",
+            reason_text="Billed twice",
+            lines=lines,
+        )
+
+    results = run_together(ask(clerk, "void"), ask(clerk2, "credit_note"), ask(clerk2, "void"))
+    made = [r for r in results if isinstance(r, Invoice)]
+    assert len(made) == 1, results
+    assert all(isinstance(r, services.ServiceError) for r in results if r not in made), results
+    live = Invoice.objects.filter(corrects=invoice, status__in=Invoice.LIVE_STATUSES)
+    assert sum(live.values_list("total_minor", flat=True)) == 15000

@@ -4,6 +4,7 @@ offer (`allowed_actions`) is exactly what the services accept."""
 
 import ast
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,28 @@ def failed(fake, clerk, manager, error=None) -> Invoice:
     with pytest.raises(services.UpstreamFailed):
         approve(manager, invoice)
     return Invoice.objects.get(pk=invoice.pk)
+
+
+def correction(clerk, invoice, kind="credit_note", **extra) -> Invoice:
+    return services.invoice_request_correction(
+        actor=clerk,
+        invoice_id=invoice.pk,
+        kind=kind,
+        reason_code="pricing_error",
+        reason_text="Hosting was billed at the old price",
+        **extra,
+    )
+
+
+def voided(fake, clerk, manager, manager2) -> Invoice:
+    """An approved invoice credited and voided: its cycle is free again."""
+    invoice = approve(manager, submitted(clerk))
+    approve(manager2, correction(clerk, invoice, "void", reissue=True))
+    return Invoice.objects.get(pk=invoice.pk)
+
+
+class Crash(BaseException):
+    """The process dies mid-request (not an error any code handles)."""
 
 
 def adhoc_request(world) -> AdhocInvoiceRequest:
@@ -167,6 +190,44 @@ def _settle_gone(fake, clerk, manager2, manager):
     return Invoice.objects.get(pk=invoice.pk), S.FAILED
 
 
+def _correct(fake, clerk, manager2, manager):
+    invoice = approve(manager, submitted(clerk))
+    return correction(clerk, invoice), S.PENDING
+
+
+def _correct_apply(fake, clerk, manager2, manager):
+    invoice = voided(fake, clerk, manager, manager2)
+    assert invoice.status == S.VOIDED
+    return invoice, S.VOIDED
+
+
+def _reissue(fake, clerk, manager2, manager):
+    invoice = voided(fake, clerk, manager, manager2)
+    reissued = services.invoice_submit_cycle(
+        actor=clerk,
+        contract_id="c-1",
+        cycle_key=MAY.key,
+        cycle_fp=services.cycle_fingerprint(MAY),
+        preview_total_minor=None,
+        previous=invoice,
+        reissue=True,
+    ).invoice
+    assert (reissued.previous_id, reissued.status) == (invoice.pk, S.PENDING)
+    return Invoice.objects.get(pk=invoice.pk), S.VOIDED
+
+
+def _settle_unclear(fake, clerk, manager2, manager):
+    invoice = approve(manager, submitted(clerk))
+    credit = correction(clerk, invoice)
+    fake.after_effect["credit_note"] = Crash()  # credited upstream, then the process died
+    with pytest.raises(Crash):
+        approve(manager2, credit)
+    assert Invoice.objects.get(pk=credit.pk).status == S.APPROVING
+    fake.drafts[invoice.upstream_id].credits.append(Decimal("1.00"))  # and someone else's
+    services.invoice_reconcile(invoice_id=credit.pk)
+    return Invoice.objects.get(pk=credit.pk), S.FAILED
+
+
 def _settle_drop_intent(fake, clerk, manager2, manager):
     fake.fail("get_draft", BackendUnavailable("down"))
     fake.fail("delete_draft", BackendUnavailable("down"))
@@ -193,6 +254,11 @@ SCENARIOS = {
     "settle.not_approved": _settle_not_approved,
     "settle.gone": _settle_gone,
     "settle.drop_intent": _settle_drop_intent,
+    "settle.unclear": _settle_unclear,
+    "correct.start": _correct,
+    "correct.record": _correct,
+    "correct.apply": _correct_apply,
+    "reissue.start": _reissue,
 }
 
 
@@ -242,9 +308,11 @@ def test_a_step_from_the_wrong_status_is_refused_and_changes_nothing(fake, clerk
 
 
 # --- what the pages offer is what the services accept ------------------------------------------
-def _in_status(fake, clerk, manager, status: str) -> Invoice:
+def _in_status(fake, clerk, manager, status: str, manager2=None) -> Invoice:
     if status == S.FAILED:
         return failed(fake, clerk, manager)
+    if status == S.VOIDED:
+        return voided(fake, clerk, manager, manager2)
     invoice = submitted(clerk)
     if status == S.REJECTED:
         return services.invoice_reject(actor=manager, invoice_id=invoice.pk, reason="No")
@@ -272,6 +340,16 @@ SERVICE_CALLS = {
         preview_total_minor=None,
         previous=inv,
     ),
+    "correct": lambda who, inv: correction(who, inv),
+    "reissue": lambda who, inv: services.invoice_submit_cycle(
+        actor=who,
+        contract_id="c-1",
+        cycle_key=MAY.key,
+        cycle_fp=services.cycle_fingerprint(MAY),
+        preview_total_minor=None,
+        previous=inv,
+        reissue=True,
+    ),
 }
 
 
@@ -279,10 +357,10 @@ SERVICE_CALLS = {
 @pytest.mark.parametrize("action", sorted(workflow.ACTIONS))
 @pytest.mark.parametrize("who", ["clerk", "clerk2", "manager", "auditor"])
 def test_allowed_actions_are_exactly_what_the_services_accept(
-    status, action, who, request, fake, clerk, manager
+    status, action, who, request, fake, clerk, manager, manager2
 ):
     person = request.getfixturevalue(who)
-    invoice = _in_status(fake, clerk, manager, status)
+    invoice = _in_status(fake, clerk, manager, status, manager2)
     offered = action in workflow.allowed_actions(invoice, person)
     try:
         SERVICE_CALLS[action](person, invoice)
@@ -298,7 +376,7 @@ def test_status_lists_derive_from_the_table():
         c for c in Invoice._meta.constraints if c.name == "one_live_invoice_per_cycle"
     )
     assert dict(constraint.condition.children)["status__in"] == list(workflow.LIVE_STATUSES)
-    assert set(workflow.CLOSED_STATUSES) == {S.REJECTED, S.WITHDRAWN}
+    assert set(workflow.CLOSED_STATUSES) == {S.REJECTED, S.WITHDRAWN, S.VOIDED}
     assert NEW not in workflow.STATUSES
 
 
