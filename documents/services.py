@@ -41,6 +41,9 @@ def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
+TITLES = {Invoice.Kind.CREDIT_NOTE: "Credit note", Invoice.Kind.VOID: "Void notice"}
+
+
 # --- what the document says -----------------------------------------------------------------
 def document_context(
     invoice: Invoice, *, rendered_at, original: InvoiceDocument | None = None
@@ -57,6 +60,9 @@ def document_context(
     )
     return {
         "invoice": invoice,
+        # A correction is its own document: a credit note, or the notice of a void.
+        "title": TITLES.get(invoice.kind, "Invoice"),
+        "corrects": invoice.corrects if invoice.corrects_id else None,
         "number": invoice.upstream_number,
         "lines": [_line(line, invoice) for line in invoice.lines],
         "total": money.format_money(invoice.total_minor, currency),

@@ -181,3 +181,23 @@ def test_unit_prices_keep_every_decimal_and_show_at_least_the_currencys():
     assert services.unit_price_text("98000", "JPY") == "98,000"
     assert services.unit_price_text("0.125", "KWD") == "0.125"
     assert services.unit_price_text("1.5", "KWD") == "1.500"
+
+
+def test_a_credit_note_is_its_own_document_naming_what_it_corrects(
+    approved_cycle, clerk, manager2, approve
+):
+    from invoices.services.corrections import invoice_request_correction
+
+    invoice = approved_cycle("USD")
+    note = invoice_request_correction(
+        actor=clerk,
+        invoice_id=invoice.pk,
+        kind="credit_note",
+        reason_code="goodwill",
+        reason_text="Outage in June",
+    )
+    note = approve(manager2, note)
+    text = pdf_text(bytes(InvoiceDocument.objects.get(invoice=note).content))
+    assert f"Credit note {note.upstream_number}" in text
+    assert note.upstream_number.startswith("CN-")
+    assert f"Invoice {invoice.upstream_number}" in text and "Outage in June" in text
