@@ -79,13 +79,18 @@ class ReplyLost(BackendUnavailable):
     may have been applied, or an unreadable 2xx). Whether it took effect is unknown. Adapters
     catch this on every write and look for the result; it should not cross the port."""
 
-    def __init__(self, message: str, *, backend: str = "", status: int | None = None):
-        super().__init__(message, backend=backend)
-        self.status = status
+    def __init__(
+        self, message: str, *, backend: str = "", status: int | None = None, cause: str = ""
+    ):
+        cause = cause or ("error_reply" if status is not None else "")
+        super().__init__(message, backend=backend, cause=cause, status=status)
 
 
 class UnreadableReply(BackendUnavailable):
     """A 2xx reply whose body is not the JSON that was expected (malformed, HTML, empty)."""
+
+    def __init__(self, message: str, *, backend: str = ""):
+        super().__init__(message, backend=backend, cause="unreadable")
 
 
 @dataclass(frozen=True)
@@ -253,7 +258,7 @@ class HttpClient:
                 text = response.text
             except httpx.TransportError as exc:
                 elapsed_ms = (time.monotonic() - started) * 1000
-                what = _describe_transport_error(exc)
+                what, cause = _describe_transport_error(exc)
                 self._log(logging.WARNING, method, log_path, what, elapsed_ms, attempt, attempts)
                 if attempt < attempts:
                     slept += self._backoff(attempt, None, slept)
@@ -265,9 +270,12 @@ class HttpClient:
                         f"{self.backend} did not answer the {method} ({what}); "
                         "whether it took effect is unknown",
                         backend=self.backend,
+                        cause=cause,
                     ) from None
                 raise BackendUnavailable(
-                    f"{self.backend} could not be reached: {what}", backend=self.backend
+                    _TRANSPORT_SENTENCES[cause].format(backend=self.backend, what=what),
+                    backend=self.backend,
+                    cause=cause,
                 ) from None
 
             elapsed_ms = (time.monotonic() - started) * 1000
@@ -331,12 +339,14 @@ class HttpClient:
 
     def _unavailable(self, reply: Reply, retry_after: float | None = None) -> BackendUnavailable:
         if reply.status == 429:
-            message = f"{self.backend} is rate-limiting requests (429)"
+            message = f"{self.backend} answered that it is rate-limiting requests (HTTP 429)"
         else:
-            message = f"{self.backend} is unavailable (HTTP {reply.status})"
+            message = f"{self.backend} answered with an error (HTTP {reply.status})"
         if retry_after is not None:
             message += f"; it asks to retry after {round(retry_after)} s"
-        return BackendUnavailable(message, backend=self.backend)
+        return BackendUnavailable(
+            message, backend=self.backend, cause="error_reply", status=reply.status
+        )
 
     def error_for(self, reply: Reply) -> BackendError:
         """The domain error for a non-2xx reply (vendor hook first, then the generic mapping).
@@ -425,19 +435,29 @@ def _clean_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
     return {k: str(v) for k, v in params.items() if v is not None and v != ""}
 
 
-def _describe_transport_error(exc: httpx.TransportError) -> str:
+# What a person is told when a call got no reply at all, by cause (see BackendUnavailable).
+_TRANSPORT_SENTENCES = {
+    "timeout": "{backend} did not answer in time ({what})",
+    "dropped": "{backend} dropped the connection before answering ({what})",
+    "unreachable": "{backend} could not be reached ({what})",
+    "": "{backend} could not be reached ({what})",
+}
+
+
+def _describe_transport_error(exc: httpx.TransportError) -> tuple[str, str]:
+    """(what happened, its cause) for a call that got no reply."""
     if isinstance(exc, httpx.ConnectTimeout):
-        return "connect timeout"
+        return "connect timeout", "timeout"
     if isinstance(exc, httpx.ReadTimeout):
-        return "read timeout"
+        return "read timeout", "timeout"
     if isinstance(exc, httpx.WriteTimeout):
-        return "write timeout"
+        return "write timeout", "timeout"
     if isinstance(exc, httpx.PoolTimeout):
-        return "no free connection in the pool"
+        return "no free connection in the pool", "timeout"
     if isinstance(exc, httpx.ConnectError):
-        return "connection failed"
+        return "connection failed", "unreachable"
     if isinstance(exc, httpx.RemoteProtocolError):
-        return "connection closed without a reply"
+        return "connection closed without a reply", "dropped"
     if isinstance(exc, httpx.ReadError):
-        return "connection dropped while reading the reply"
-    return exc.__class__.__name__
+        return "connection dropped while reading the reply", "dropped"
+    return exc.__class__.__name__, ""
