@@ -15,7 +15,6 @@ class SubmitCycleForm(forms.Form):
     contract = forms.CharField(max_length=64)
     cycle = forms.CharField(max_length=64)
     cycle_fp = forms.CharField(max_length=64)
-    preview_total_minor = forms.IntegerField(required=False)
     confirm_empty = forms.BooleanField(
         required=False, label="I have checked: submit this invoice although it totals zero"
     )

@@ -5,6 +5,12 @@ committed before anything is sent upstream (one live invoice per cycle is a data
 so two clerks never generate the same draft), and it keeps the draft's id as soon as the backend
 gives one, so a crash at any point leaves something `manage.py reconcile` can settle. An ad-hoc
 invoice is only recorded: nothing goes upstream before a manager approves it.
+
+Two backend round trips, one after the other: generate, then read the draft back. The chosen
+cycle is checked against the cycle list the server fetched less than BILLING_CYCLE_CACHE_SECONDS
+ago (listed again only when that list has expired, was never fetched, or does not hold the
+cycle as shown), and the draft read back must cover exactly the chosen cycle's period: if the
+backend's cycles changed meanwhile, the draft is taken back and the clerk gets the fresh list.
 """
 
 from __future__ import annotations
@@ -78,11 +84,14 @@ def invoice_submit_cycle(
     contract_id: str,
     cycle_key: str,
     cycle_fp: str,
-    preview_total_minor: int | None,
+    preview_total_minor: int | None = None,
     confirm_empty: bool = False,
     previous: Invoice | None = None,
 ) -> SubmitResult:
     """Generate the cycle's draft upstream, snapshot its real lines, and queue it for approval.
+
+    `preview_total_minor` is a preview total the server itself computed (a bill run's); when
+    None, the preview is computed here. A figure sent by a browser is never passed in.
 
     Raises StaleCycle (the cycle changed or vanished: the fresh list is attached),
     CycleAlreadyInvoiced, NeedsConfirmation, NotAllowed, InvalidTransition, UpstreamFailed, or a
@@ -92,9 +101,12 @@ def invoice_submit_cycle(
     records.check_revision(actor=actor, previous=previous, kind=Invoice.Kind.CYCLE)
     backend = cycle_backend()
     contract, cycle = _chosen_cycle(contract_id, cycle_key, cycle_fp, previous)
+    if preview_total_minor is None:
+        preview_total_minor = _preview_total(backend, contract, cycle)
     intent = _claim(actor, backend, contract, cycle, preview_total_minor, previous)
     draft_id = _generate(actor, backend, intent, contract, cycle)
     draft, lines, total_minor = _read_back(actor, backend, intent, draft_id)
+    _check_period(actor, backend, intent, draft, contract, cycle)
     if not confirm_empty and needs_empty_confirmation(lines, total_minor):
         # Nothing approvable was asked for: take the draft back and ask for a confirmation.
         records.delete_draft_quietly(backend, draft_id)
@@ -107,13 +119,21 @@ def invoice_submit_cycle(
     return SubmitResult(_record(actor, intent, draft, lines, total_minor, previous))
 
 
-def _chosen_cycle(contract_id, cycle_key, cycle_fp, previous) -> tuple[Contract, BillingCycle]:
-    """The contract, and the chosen cycle as the backend lists it now: it must still be in the
-    list exactly as it was shown."""
-    contract, _ = backend_cache.contract(contract_id)
-    cycles, _ = backend_cache.billing_cycles(contract_id, refresh=True)
+def _listed(cycles, cycle_key: str, cycle_fp: str) -> BillingCycle | None:
     cycle = next((c for c in cycles if c.key == cycle_key), None)
-    if cycle is None or cycle_fingerprint(cycle) != cycle_fp:
+    return cycle if cycle is not None and cycle_fingerprint(cycle) == cycle_fp else None
+
+
+def _chosen_cycle(contract_id, cycle_key, cycle_fp, previous) -> tuple[Contract, BillingCycle]:
+    """The contract, and the chosen cycle exactly as it was shown, in the cycle list fetched at
+    most BILLING_CYCLE_CACHE_SECONDS ago (no backend call while that list is fresh). A list that
+    has expired, was never fetched, or does not hold the cycle as shown is fetched again."""
+    contract, cycles, fetched = backend_cache.contract_and_cycles(contract_id)
+    cycle = _listed(cycles, cycle_key, cycle_fp)
+    if cycle is None and fetched.from_cache:
+        cycles, _ = backend_cache.billing_cycles(contract_id, refresh=True)
+        cycle = _listed(cycles, cycle_key, cycle_fp)
+    if cycle is None:
         raise StaleCycle(
             "The billing backend no longer lists this cycle exactly as it was shown to you. "
             "Here is the fresh list; choose the cycle again.",
@@ -124,6 +144,18 @@ def _chosen_cycle(contract_id, cycle_key, cycle_fp, previous) -> tuple[Contract,
     ):
         raise InvalidTransition("A revision must be for the same contract and billing cycle.")
     return contract, cycle
+
+
+def _preview_total(backend, contract: Contract, cycle: BillingCycle) -> int | None:
+    """The total of the cycle's preview, as the clerk's page computed it (a backend without a
+    dry run estimates it from the contract's terms, so this makes no backend call there).
+    None when it cannot be computed: the manager is then shown the draft's total alone."""
+    try:
+        preview = backend.preview_cycle(contract, cycle)
+        return money.to_minor(preview.total, preview.currency)
+    except (BackendError, money.MoneyError) as exc:
+        log.info("no preview total for %s %s: %s", contract.id, cycle.key, exc)
+        return None
 
 
 def _claim(actor, backend, contract, cycle, preview_total_minor, previous) -> Invoice:
@@ -236,6 +268,34 @@ def _read_back(actor, backend, intent: Invoice, draft_id: str) -> tuple[Draft, l
             "after that (within a few minutes)."
         ) from None
     return draft, lines, total_minor
+
+
+def _check_period(actor, backend, intent: Invoice, draft: Draft, contract, cycle) -> None:
+    """The draft must cover exactly the chosen cycle's period. The backend matches a cycle by
+    its bill-for date, so a cycle list that changed since it was fetched (a contract amended a
+    moment ago) can give a draft for another window: it is taken back, never submitted."""
+    if draft.period is None or draft.period == (cycle.start, cycle.end):
+        return
+    start, end = draft.period
+    taken_back = records.delete_draft_quietly(backend, draft.id)
+    reason = f"the draft covers {start:%Y-%m-%d} to {end:%Y-%m-%d}, not the chosen cycle"
+    if taken_back:
+        records.drop(intent, "submit.abandon", actor=actor, reason=reason)
+    else:
+        # The intent keeps the draft's id: reconcile takes the draft back later.
+        Invoice.objects.filter(pk=intent.pk, status=S.SUBMITTING).update(
+            failure_message=f"Not submitted: {reason}."[:1000]
+        )
+    backend_cache.forget(contract.id)
+    fresh, _ = backend_cache.billing_cycles(contract.id, refresh=True)
+    raise StaleCycle(
+        "The billing backend's cycle list changed: it generated the draft for "
+        f"{start:%Y-%m-%d} to {end:%Y-%m-%d}, not for the cycle you chose, so nothing was "
+        "submitted and the draft "
+        + ("was taken back" if taken_back else "will be taken back automatically")
+        + ". Here is the fresh list; choose the cycle again.",
+        fresh,
+    )
 
 
 def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous) -> Invoice:

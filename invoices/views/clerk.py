@@ -144,7 +144,6 @@ def submit_cycle(request):
             contract_id=data["contract"],
             cycle_key=data["cycle"],
             cycle_fp=data["cycle_fp"],
-            preview_total_minor=data.get("preview_total_minor"),
             confirm_empty=data.get("confirm_empty", False),
             previous=previous,
         )

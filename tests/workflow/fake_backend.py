@@ -69,6 +69,8 @@ class FakeDraft:
     currency: str
     status: str = "draft"
     number: str = ""
+    period: tuple[datetime, datetime] | None = None  # the backend's own cycle, as generated
+    total: Decimal | None = None  # a document-level total (a discount); None: sum of the lines
 
 
 @dataclass
@@ -86,6 +88,8 @@ class FakeCycleBackend:
     delays: dict[str, float] = field(default_factory=dict)
     # an exception raised AFTER the upstream effect happened (a lost reply)
     after_effect: dict[str, Exception] = field(default_factory=dict)
+    # regenerating a cycle keeps its draft's id (as the embedded engine and Zenskar do)
+    keep_draft_ids: bool = False
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -175,8 +179,11 @@ class FakeCycleBackend:
 
     def generate_draft(self, *, contract_id, customer_id, cycle):
         self._enter("generate_draft")
-        listed = {c.bill_for_date for c in self.cycles.get(contract_id, ())}
-        if cycle.bill_for_date not in listed:
+        # Like the vendor: the cycle is matched by its bill-for date, and the draft covers the
+        # backend's own cycle for that date (which may have changed since it was listed).
+        listed = {c.bill_for_date: c for c in self.cycles.get(contract_id, ())}
+        own = listed.get(cycle.bill_for_date)
+        if own is None:
             raise CycleNotMatched("bill_for_date matched no cycle")
         with self._lock:
             same = [
@@ -189,7 +196,8 @@ class FakeCycleBackend:
                 raise AlreadyInvoicedUpstream("InvoiceAlreadyGeneratedForThisBillingPeriod")
             for d in same:
                 del self.drafts[d.id]
-            draft_id = f"inv-{next(self._ids)}"
+            kept = [d.id for d in same if self.keep_draft_ids]
+            draft_id = kept[0] if kept else f"inv-{next(self._ids)}"
             self.drafts[draft_id] = FakeDraft(
                 id=draft_id,
                 contract_id=contract_id,
@@ -198,6 +206,7 @@ class FakeCycleBackend:
                 lines=self.lines.get((contract_id, cycle.bill_for_date), ()),
                 currency=self.contracts[contract_id].currency,
                 number=f"INV-{draft_id}",
+                period=(own.start, own.end),
             )
         self._after("generate_draft")
         return draft_id
@@ -219,10 +228,11 @@ class FakeCycleBackend:
             status=d.status,
             state=DraftState.DRAFT if d.status == "draft" else DraftState.APPROVED,
             currency=d.currency,
-            total=sum_amounts(d.lines),
+            total=sum_amounts(d.lines) if d.total is None else d.total,
             lines=d.lines,
             contract_id=d.contract_id,
             customer_id=d.customer_id,
+            period=d.period,
         )
 
     def approve_draft(self, invoice_id):

@@ -27,7 +27,6 @@ def post_submit(client, c=MAY, **extra):
         "contract": "c-1",
         "cycle": c.key,
         "cycle_fp": services.cycle_fingerprint(c),
-        "preview_total_minor": "15000",
         **extra,
     }
     return client.post(
@@ -186,6 +185,16 @@ def test_submit_redirects_to_the_new_invoice(client_for, clerk, fake):
     assert invoice.status == Invoice.Status.PENDING
 
 
+def test_a_preview_total_sent_by_the_browser_is_ignored(client_for, clerk, fake):
+    response = post_submit(client_for(clerk), preview_total_minor="1")
+    assert response.status_code == 302
+    invoice = Invoice.objects.get()
+    assert invoice.preview_total_minor == 15000  # recomputed by the server, not the posted 1
+    assert not invoice.preview_differs
+    page = client_for(clerk).get(url(contract="c-1", cycle=JUNE.key)).content.decode()
+    assert 'name="preview_total_minor"' not in page
+
+
 def test_htmx_submit_redirects_the_browser(client_for, clerk, fake):
     response = post_submit(client_for(clerk), htmx=True)
     assert response.status_code == 200
@@ -234,10 +243,10 @@ def test_double_submit_gives_a_friendly_link_to_the_live_invoice(client_for, cle
 
 def test_zero_total_submit_without_confirmation_is_refused(client_for, clerk, fake):
     fake.lines[("c-1", MAY.bill_for_date)] = (line("Hosting", "0.00"),)
-    response = post_submit(client_for(clerk), preview_total_minor="0")
+    response = post_submit(client_for(clerk))
     assert response.status_code == 422
     assert not Invoice.objects.exists()
-    response = post_submit(client_for(clerk), preview_total_minor="0", confirm_empty="on")
+    response = post_submit(client_for(clerk), confirm_empty="on")
     assert response.status_code == 302
     assert Invoice.objects.get().total_minor == 0
 
