@@ -13,6 +13,7 @@ from django.utils import timezone
 from .. import money, workflow
 from ..backends import ADHOC_BACKENDS, CYCLE_BACKENDS
 from ..models import Invoice
+from .invoice import search_text
 
 S = Invoice.Status
 #: Shortest substring searched for: PostgreSQL's trigram indexes need three characters.
@@ -171,7 +172,7 @@ class HistoryFilterForm(_FilterForm):
         return value
 
     def clean_q(self) -> str:
-        text = self.cleaned_data["q"].strip()
+        text = search_text(self.cleaned_data["q"])
         if 0 < len(text) < MIN_SEARCH and not text.removeprefix("#").isdigit():
             raise forms.ValidationError(
                 f"Type at least {MIN_SEARCH} characters, or an invoice id such as #12."

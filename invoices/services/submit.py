@@ -16,6 +16,7 @@ backend's cycles changed meanwhile, the draft is taken back and the clerk gets t
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
@@ -24,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import backend_cache, extensions, money, notifications, roles
-from ..adhoc import adhoc_request_to_json, adhoc_snapshot_lines
+from ..adhoc import AdhocShown, adhoc_request_to_json, adhoc_snapshot_lines
 from ..backends import adhoc_backend, cycle_backend
 from ..backends.base import (
     AdhocInvoiceRequest,
@@ -42,6 +43,7 @@ from .errors import (
     CycleAlreadyInvoiced,
     InvalidTransition,
     NeedsConfirmation,
+    ServiceError,
     StaleCycle,
     UpstreamFailed,
 )
@@ -329,6 +331,10 @@ def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous) 
 
 
 # --- ad-hoc -------------------------------------------------------------------------------------
+#: The ad-hoc form's one-time token: 32 lower-case hex digits (a UUID4 the server made).
+SUBMISSION_KEY = re.compile(r"[0-9a-f]{32}")
+
+
 def invoice_submit_adhoc(
     *,
     actor: AbstractBaseUser,
@@ -336,30 +342,41 @@ def invoice_submit_adhoc(
     customer_name: str,
     previous: Invoice | None = None,
     submission_key: str | None = None,
+    shown: AdhocShown | None = None,
 ) -> Invoice:
     """Queue an ad-hoc invoice for approval. Nothing is sent upstream before approval.
 
     `submission_key` is the form's one-time token: sending the same form twice (a double click,
-    a re-sent POST) returns the first submission instead of making a second one."""
+    a re-sent POST) returns the first submission instead of making a second one. It is kept per
+    submitter, so someone else's key never finds (or blocks) another person's invoice. `shown`
+    holds the names the request's ids stood for on the clerk's form (stored and hashed with it).
+    A revision keeps the customer and the currency of the invoice it revises."""
     records.require(actor, roles.SUBMIT, "submit invoices")
-    if submission_key:
-        existing = Invoice.objects.filter(submission_key=submission_key).first()
+    if submission_key is not None and not SUBMISSION_KEY.fullmatch(submission_key):
+        raise ServiceError("This form's one-time key is not valid; reload the form.")
+    stored_key = f"{actor.pk}:{submission_key}" if submission_key else None
+    if stored_key:
+        existing = Invoice.objects.filter(submission_key=stored_key).first()
         if existing is not None:
             return existing
     records.check_revision(actor=actor, previous=previous, kind=Invoice.Kind.ADHOC)
+    if previous is not None and (
+        previous.customer_id != request.customer_id or previous.currency != request.currency_code
+    ):
+        raise InvalidTransition("A revision must be for the same customer and currency.")
     backend = adhoc_backend()
     try:
-        return _create_adhoc(actor, backend, request, customer_name, previous, submission_key)
+        return _create_adhoc(actor, backend, request, customer_name, previous, stored_key, shown)
     except IntegrityError:
-        existing = Invoice.objects.filter(submission_key=submission_key).first()
-        if submission_key and existing is not None:
+        existing = Invoice.objects.filter(submission_key=stored_key).first()
+        if stored_key and existing is not None:
             return existing
         # Two clerks revising the same invoice at once: the other revision won.
         records.check_revision(actor=actor, previous=previous, kind=Invoice.Kind.ADHOC)
         raise
 
 
-def _create_adhoc(actor, backend, request, customer_name, previous, submission_key) -> Invoice:
+def _create_adhoc(actor, backend, request, customer_name, previous, stored_key, shown) -> Invoice:
     with transaction.atomic():
         invoice = Invoice(
             kind=Invoice.Kind.ADHOC,
@@ -372,8 +389,8 @@ def _create_adhoc(actor, backend, request, customer_name, previous, submission_k
             total_minor=request.total_minor,
             preview_total_minor=request.total_minor,
             lines=adhoc_snapshot_lines(request),
-            adhoc_request=adhoc_request_to_json(request),
-            submission_key=submission_key or None,
+            adhoc_request=adhoc_request_to_json(request, shown),
+            submission_key=stored_key,
             submitted_by=actor,
             submitted_at=timezone.now(),
         )
