@@ -322,8 +322,7 @@ class AdhocInvoiceForm(PlainForm):
         for name in ("date_from", "date_to", "date_due"):
             day = cleaned.get(name)
             if day is not None and not FIRST_DAY <= day <= LAST_DAY:
-                self.add_error(name, DATE_WINDOW)
-                del cleaned[name]
+                self.add_error(name, DATE_WINDOW)  # (also takes it out of cleaned_data)
         start, end, due = cleaned.get("date_from"), cleaned.get("date_to"), cleaned.get("date_due")
         if start and end and start > end:
             self.add_error("date_to", "The period cannot end before it starts.")
