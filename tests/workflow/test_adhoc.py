@@ -287,6 +287,15 @@ def test_two_clerks_revising_at_once_make_one_revision_and_a_clear_refusal(
     assert Invoice.objects.filter(previous=invoice).count() == 1
 
 
-def test_only_clerks_create_adhoc_invoices(client_for, manager, auditor, world):
-    for person in (manager, auditor):
-        assert client_for(person).get(form_url(world)).status_code == 403
+def test_only_clerks_create_adhoc_invoices(client_for, manager, auditor, outsider, world):
+    for person in (manager, auditor, outsider):
+        client = client_for(person)
+        page = client.get(form_url(world))
+        assert page.status_code == 403
+        assert 'id="adhoc-form"' not in page.content.decode()
+        assert "Northwind" not in page.content.decode()  # nothing of the customer shown
+        sent = submit(client, world, submission_key=KEY_1)
+        assert sent.status_code == 403
+    assert not Invoice.objects.exists()
+    assert not AdhocInvoice.objects.exists()
+    assert not AuditEvent.objects.filter(action="invoice.submitted").exists()
