@@ -110,3 +110,26 @@ def test_calls_per_step(zenskar, client_for, clerk, manager):
         "GET /invoices/{id}/line_items": 1,
         "PATCH /invoices/{id}/approve": 1,
     }
+
+
+def test_reject_makes_one_call(zenskar, client_for, clerk, manager):
+    contract = worked_example_contract()
+    client = client_for(clerk)
+    bill_for = "2026-06-28T00:00:00Z"
+    page = client.get(
+        reverse("invoices:new_cycle")
+        + "?"
+        + urlencode({"contract": contract.pk, "cycle": bill_for})
+    ).content.decode()
+    fp = re.search(r'name="cycle_fp" value="([0-9a-f]+)"', page).group(1)
+    client.post(
+        reverse("invoices:submit_cycle"),
+        {"contract": str(contract.pk), "cycle": bill_for, "cycle_fp": fp},
+    )
+    invoice = Invoice.objects.get()
+    rejected = calls_during(
+        zenskar,
+        lambda: services.invoice_reject(actor=manager, invoice_id=invoice.pk, reason="Seats"),
+    )
+    assert rejected == {"DELETE /invoices/{id}": 1}
+    assert Invoice.objects.get().upstream_cleanup_pending is False

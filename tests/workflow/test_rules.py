@@ -297,6 +297,25 @@ def test_the_services_refuse_a_decision_without_the_role(who, request, fake, cle
     assert not AuditEvent.objects.filter(actor=person).exists()
 
 
+@pytest.mark.parametrize("who", ["manager", "auditor", "outsider"])
+def test_the_services_refuse_submissions_without_the_role(who, request, fake):
+    from tests.engine.factories import adhoc_world
+
+    from .test_workflow_table import adhoc_request
+
+    person = request.getfixturevalue(who)
+    with pytest.raises(services.NotAllowed) as caught:
+        submitted(person)
+    assert caught.value.message == "Your role does not allow you to submit invoices."
+    with pytest.raises(services.NotAllowed):
+        services.invoice_submit_adhoc(
+            actor=person, request=adhoc_request(adhoc_world()), customer_name="Northwind"
+        )
+    assert not Invoice.objects.exists()
+    assert fake.calls == {}  # not even the cycle list was asked for
+    assert not AuditEvent.objects.exists()
+
+
 # --- four eyes on retry ---------------------------------------------------------------------------
 @pytest.fixture
 def manager_clerk(manager, django_user_model):
