@@ -264,7 +264,9 @@ def search_q(text: str) -> Q:
     digits = text.removeprefix("#")
     by_id = Q(pk=int(digits)) if digits.isdigit() and len(digits) < 19 else None
     if len(text) < MIN_SEARCH or text.startswith("#"):
-        return by_id  # "#12" or "12": an id (substrings this short would match half the table)
+        # "#12" or "12": an id (substrings this short would match half the table); an id
+        # longer than any primary key matches nothing.
+        return by_id if by_id is not None else Q(pk__in=[])
     condition = (
         Q(contract_name__icontains=text)
         | Q(customer_name__icontains=text)

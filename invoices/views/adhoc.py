@@ -45,7 +45,7 @@ class Catalogue:
 
 def _previous(request) -> Invoice | None:
     raw = request.GET.get("previous", "")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         return None
     return Invoice.objects.filter(
         pk=int(raw), kind=Invoice.Kind.ADHOC, status=Invoice.Status.REJECTED
@@ -305,7 +305,13 @@ def _post(request, catalogue, context, previous):
         return _render_form(request, catalogue, context, initial, fragment="form")
     if action.startswith("remove_line:"):
         index = action.split(":", 1)[1]
-        if index.isdigit() and len(initial["lines"]) > 1 and int(index) < len(initial["lines"]):
+        if (
+            index.isascii()
+            and index.isdigit()
+            and len(index) <= 3
+            and len(initial["lines"]) > 1
+            and int(index) < len(initial["lines"])
+        ):
             del initial["lines"][int(index)]
         return _render_form(request, catalogue, context, initial, fragment="form")
     if action in ("currency", "totals"):

@@ -42,7 +42,7 @@ def new_cycle(request):
     status = 200
 
     previous_id = request.GET.get("previous", "")
-    if previous_id.isdigit():
+    if previous_id.isascii() and previous_id.isdigit() and len(previous_id) <= 18:
         previous = Invoice.objects.filter(pk=int(previous_id), kind=Invoice.Kind.CYCLE).first()
         if previous is not None and "revise" in workflow.allowed_actions(previous, request.user):
             context.update(previous=previous, previous_id=previous.pk)

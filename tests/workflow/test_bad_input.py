@@ -16,6 +16,7 @@ from invoices.backends.base import BackendUnavailable
 from invoices.models import AuditEvent, Invoice
 from tests.engine.factories import adhoc_world
 
+from .conftest import MAY
 from .test_adhoc import KEY_1, KEY_2, form_url, submit, valid_data
 
 pytestmark = pytest.mark.django_db
@@ -409,3 +410,54 @@ def _backends():
     reset_backends()
     yield
     reset_backends()
+
+
+# --- odd values anywhere in the URL or the form: never a 500 ------------------------------------
+@pytest.mark.parametrize(
+    "url",
+    [
+        NEW + "?previous=" + "9" * 30,
+        NEW + "?previous=" + "9" * 5000,
+        ADHOC + "?previous=" + "9" * 5000,
+        ADHOC + "?previous=١",
+    ],
+)
+def test_a_previous_id_that_cannot_be_an_invoice_is_ignored(client_for, clerk, fake, url):
+    response = client_for(clerk).get(url)
+    assert response.status_code == 200
+    assert "Revising" not in response.content.decode()
+
+
+def test_a_history_search_for_an_id_longer_than_any_id_finds_nothing(
+    client_for, clerk, auditor, fake
+):
+    services.invoice_submit_cycle(
+        actor=clerk, contract_id="c-1", cycle_key=MAY.key, cycle_fp=services.cycle_fingerprint(MAY)
+    )
+    response = client_for(auditor).get(reverse("invoices:history") + "?q=%23" + "9" * 30)
+    assert response.status_code == 200
+    assert "No invoice matches these filters." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"lines-TOTAL_FORMS": "9" * 5000},
+        {"lines-TOTAL_FORMS": "-1"},
+        {"action": "remove_line:" + "9" * 5000},
+        {"action": "remove_line:-1"},
+        {"action": "nonsense"},
+        {"lines-0-amount": "9" * 70},
+        {"date_from": "2026-02-30"},
+        {"billing-type": "castle"},
+        {"lines-0-description": "\x00"},
+    ],
+)
+@pytest.mark.parametrize("action", ["preview", "submit", "totals", "add_line"])
+def test_odd_form_values_are_never_a_server_error(client_for, clerk, world, change, action):
+    data = valid_data(world, action=action, submission_key=KEY_1)
+    data.update(change)
+    response = client_for(clerk).post(form_url(world), data)
+    assert response.status_code < 500
+    if response.status_code != 302:  # refused: nothing recorded
+        nothing_persisted()
