@@ -272,10 +272,9 @@ class HttpClient:
                         backend=self.backend,
                         cause=cause,
                     ) from None
+                said = _NO_REPLY.get(cause, "could not be reached")
                 raise BackendUnavailable(
-                    _TRANSPORT_SENTENCES[cause].format(backend=self.backend, what=what),
-                    backend=self.backend,
-                    cause=cause,
+                    f"{self.backend} {said} ({what})", backend=self.backend, cause=cause
                 ) from None
 
             elapsed_ms = (time.monotonic() - started) * 1000
@@ -435,29 +434,20 @@ def _clean_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
     return {k: str(v) for k, v in params.items() if v is not None and v != ""}
 
 
-# What a person is told when a call got no reply at all, by cause (see BackendUnavailable).
-_TRANSPORT_SENTENCES = {
-    "timeout": "{backend} did not answer in time ({what})",
-    "dropped": "{backend} dropped the connection before answering ({what})",
-    "unreachable": "{backend} could not be reached ({what})",
-    "": "{backend} could not be reached ({what})",
-}
+_NO_REPLY = {"timeout": "did not answer in time", "dropped": "dropped the connection unanswered"}
+# A call that got no reply: what it ran into, and its cause (most specific class first).
+_TRANSPORT_ERRORS = (
+    (httpx.ConnectTimeout, "connect timeout", "timeout"),
+    (httpx.ReadTimeout, "read timeout", "timeout"),
+    (httpx.WriteTimeout, "write timeout", "timeout"),
+    (httpx.PoolTimeout, "no free connection in the pool", "timeout"),
+    (httpx.ConnectError, "connection failed", "unreachable"),
+    (httpx.RemoteProtocolError, "connection closed without a reply", "dropped"),
+    (httpx.ReadError, "connection dropped while reading the reply", "dropped"),
+)
 
 
 def _describe_transport_error(exc: httpx.TransportError) -> tuple[str, str]:
     """(what happened, its cause) for a call that got no reply."""
-    if isinstance(exc, httpx.ConnectTimeout):
-        return "connect timeout", "timeout"
-    if isinstance(exc, httpx.ReadTimeout):
-        return "read timeout", "timeout"
-    if isinstance(exc, httpx.WriteTimeout):
-        return "write timeout", "timeout"
-    if isinstance(exc, httpx.PoolTimeout):
-        return "no free connection in the pool", "timeout"
-    if isinstance(exc, httpx.ConnectError):
-        return "connection failed", "unreachable"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "connection closed without a reply", "dropped"
-    if isinstance(exc, httpx.ReadError):
-        return "connection dropped while reading the reply", "dropped"
-    return exc.__class__.__name__, ""
+    found = ((what, cause) for kind, what, cause in _TRANSPORT_ERRORS if isinstance(exc, kind))
+    return next(found, (exc.__class__.__name__, ""))
