@@ -299,3 +299,34 @@ def test_only_clerks_create_adhoc_invoices(client_for, manager, auditor, outside
     assert not Invoice.objects.exists()
     assert not AdhocInvoice.objects.exists()
     assert not AuditEvent.objects.filter(action="invoice.submitted").exists()
+
+
+def test_every_value_the_manager_reads_is_in_the_content_hash(client_for, clerk, world):
+    from invoices.adhoc import adhoc_facts
+    from invoices.snapshots import invoice_content_hash
+
+    submit(client_for(clerk), world, customer_phone="+44 117 496 0000", comments="PO 4471")
+    invoice = Invoice.objects.get()
+    assert invoice.content_hash == invoice_content_hash(invoice)
+    shown = {f.label: f.value for f in adhoc_facts(invoice.adhoc_request)}
+    assert shown["Payment gateway"].startswith("Stripe USD")
+    assert shown["Payment method"].startswith("CARD Dana Whitfield •••• 4242")
+    # Change any stored value the page reads: the facts and the hash both change.
+    request = invoice.adhoc_request
+    paths = [(key,) for key in request if key not in ("lines", "shown")] + [
+        ("shown", key) for key in request["shown"]
+    ]
+    for path in paths:
+        changed = {**request, "shown": dict(request["shown"])}
+        target = changed if len(path) == 1 else changed["shown"]
+        value = target[path[-1]]
+        if isinstance(value, dict) or value is None:
+            continue
+        target[path[-1]] = (
+            value + 1 if isinstance(value, int) else ("2026-07-02" if "date" in path[-1] else "X")
+        )
+        invoice.adhoc_request = changed
+        assert invoice_content_hash(invoice) != invoice.content_hash, path
+        # (The currency's id and code are shown through its name; no shipping address here.)
+        if path[-1] not in ("currency_id", "currency_code", "shipping_country"):
+            assert adhoc_facts(changed) != adhoc_facts(request), path
