@@ -295,6 +295,11 @@ def test_the_services_refuse_a_decision_without_the_role(who, request, fake, cle
     assert [i.status for i in Invoice.objects.order_by("pk")] == [S.PENDING, S.FAILED]
     assert fake.calls == {}  # nothing asked of, or sent to, the backend
     assert not AuditEvent.objects.filter(actor=person).exists()
+    # ... and no page offers them the decision.
+    for invoice in Invoice.objects.all():
+        assert (
+            not {"approve", "reject", "retry"} & selectors.invoice_page(invoice, person)["actions"]
+        )
 
 
 @pytest.mark.parametrize("who", ["manager", "auditor", "outsider"])
