@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from .backends import cycle_backend
-from .backends.base import BillingCycle, Contract
+from .backends.base import BillingCycle, Contract, NotFoundUpstream
 from .backends.http import concurrently
 
 
@@ -23,7 +23,14 @@ class Fetched:
     from_cache: bool
 
 
+#: The longest contract id there is (Invoice.contract_id's column); a longer one, or one with
+#: control characters, is not asked of the backend (nor made a cache key).
+MAX_CONTRACT_ID = 64
+
+
 def _key(kind: str, contract_id: str) -> str:
+    if len(contract_id) > MAX_CONTRACT_ID or not contract_id.isprintable():
+        raise NotFoundUpstream("No such contract: that is not a contract id.")
     return f"billing:{settings.BILLING_BACKEND}:{kind}:{contract_id}"
 
 

@@ -11,6 +11,7 @@ from django.db.models import Count, Exists, Min, OuterRef, QuerySet
 from django.utils import timezone
 
 from . import extensions, money, roles, services, workflow
+from .adhoc import adhoc_changes, adhoc_facts
 from .backends.base import BillingCycle, Contract
 from .forms import ApproveForm, AuditFilterForm, HistoryFilterForm, RejectForm
 from .keyset import PAGE_SIZE, keyset_page
@@ -86,13 +87,17 @@ def my_invoices(user, *, limit: int = 100) -> dict:
 
 # --- manager: inbox -------------------------------------------------------------------------
 def approval_inbox(user, *, limit: int = 200) -> list[Invoice]:
-    """Pending invoices, oldest first (the user's own are shown but cannot be approved)."""
-    return list(
+    """Pending invoices, oldest first (the user's own are shown but cannot be approved). An
+    ad-hoc invoice carries `adhoc_facts`: everything its approval sends besides the lines."""
+    invoices = list(
         Invoice.objects.filter(status__in=workflow.INBOX_STATUSES)
         .select_related("submitted_by")
-        .defer(*LIST_DEFERRED)
+        .defer("lines")
         .order_by("submitted_at", "id")[:limit]
     )
+    for invoice in invoices:
+        invoice.adhoc_facts = adhoc_facts(invoice.adhoc_request)
+    return invoices
 
 
 # --- invoice page ---------------------------------------------------------------------------
@@ -112,9 +117,11 @@ def invoice_page(invoice: Invoice, user) -> dict:
     )
     by_version = {v.version: v for v in versions}
     changes_since_previous = None
+    field_changes: list[str] = []
     prior = by_version.get(invoice.version - 1)
     if prior is not None:
         changes_since_previous = diff_lines(prior.lines, invoice.lines)
+        field_changes = adhoc_changes(prior.adhoc_request, invoice.adhoc_request)
     events = list(
         AuditEvent.objects.filter(invoice__lineage=invoice.lineage)
         .select_related("invoice")
@@ -127,6 +134,8 @@ def invoice_page(invoice: Invoice, user) -> dict:
         "invoice": invoice,
         "versions": versions,
         "changes_since_previous": changes_since_previous,
+        "field_changes": field_changes,
+        "adhoc_facts": adhoc_facts(invoice.adhoc_request),
         "prior": prior,
         "events": events,
         "is_submitter": is_submitter,

@@ -213,6 +213,8 @@ class Draft:
     lines: tuple[LineItem, ...]
     contract_id: str = ""
     customer_id: str = ""
+    # The billing period the backend generated it for, [start, end) in UTC, when it says.
+    period: tuple[datetime, datetime] | None = None
 
     @property
     def is_draft(self) -> bool:

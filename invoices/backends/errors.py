@@ -22,9 +22,25 @@ class BackendError(Exception):
 
 
 class BackendUnavailable(BackendError):
-    """Timeout, connection failure, 5xx or 429: the backend could not answer now. Retryable."""
+    """Timeout, connection failure, 5xx or 429: the backend could not answer now. Retryable.
+
+    `cause` says which, so a person is told what happened: "timeout" (no answer in time),
+    "dropped" (the connection closed before an answer), "unreachable" (no connection could be
+    made), "error_reply" (it answered with an error: `status` is the HTTP status, 5xx or 429),
+    "unreadable" (it answered 2xx with something that is not the expected reply), or "" when
+    the adapter cannot tell (the embedded engine's database, a test's stand-in)."""
 
     retryable = True
+    CAUSES = ("timeout", "dropped", "unreachable", "error_reply", "unreadable", "")
+
+    def __init__(
+        self, message: str, *, backend: str = "", cause: str = "", status: int | None = None
+    ):
+        super().__init__(message, backend=backend)
+        if cause not in self.CAUSES:
+            raise ValueError(f"unknown cause {cause!r}")
+        self.cause = cause
+        self.status = status
 
 
 class BackendRejected(BackendError):

@@ -79,13 +79,18 @@ class ReplyLost(BackendUnavailable):
     may have been applied, or an unreadable 2xx). Whether it took effect is unknown. Adapters
     catch this on every write and look for the result; it should not cross the port."""
 
-    def __init__(self, message: str, *, backend: str = "", status: int | None = None):
-        super().__init__(message, backend=backend)
-        self.status = status
+    def __init__(
+        self, message: str, *, backend: str = "", status: int | None = None, cause: str = ""
+    ):
+        cause = cause or ("error_reply" if status is not None else "")
+        super().__init__(message, backend=backend, cause=cause, status=status)
 
 
 class UnreadableReply(BackendUnavailable):
     """A 2xx reply whose body is not the JSON that was expected (malformed, HTML, empty)."""
+
+    def __init__(self, message: str, *, backend: str = ""):
+        super().__init__(message, backend=backend, cause="unreadable")
 
 
 @dataclass(frozen=True)
@@ -272,7 +277,7 @@ class HttpClient:
                 text = response.text
             except httpx.TransportError as exc:
                 elapsed_ms = (time.monotonic() - started) * 1000
-                what = _describe_transport_error(exc)
+                what, cause = _describe_transport_error(exc)
                 self._log(logging.WARNING, method, log_path, what, elapsed_ms, attempt, attempts)
                 if attempt < attempts:
                     slept += self._backoff(attempt, None, slept)
@@ -284,9 +289,11 @@ class HttpClient:
                         f"{self.backend} did not answer the {method} ({what}); "
                         "whether it took effect is unknown",
                         backend=self.backend,
+                        cause=cause,
                     ) from None
+                said = _NO_REPLY.get(cause, "could not be reached")
                 raise BackendUnavailable(
-                    f"{self.backend} could not be reached: {what}", backend=self.backend
+                    f"{self.backend} {said} ({what})", backend=self.backend, cause=cause
                 ) from None
 
             elapsed_ms = (time.monotonic() - started) * 1000
@@ -350,12 +357,14 @@ class HttpClient:
 
     def _unavailable(self, reply: Reply, retry_after: float | None = None) -> BackendUnavailable:
         if reply.status == 429:
-            message = f"{self.backend} is rate-limiting requests (429)"
+            message = f"{self.backend} answered that it is rate-limiting requests (HTTP 429)"
         else:
-            message = f"{self.backend} is unavailable (HTTP {reply.status})"
+            message = f"{self.backend} answered with an error (HTTP {reply.status})"
         if retry_after is not None:
             message += f"; it asks to retry after {round(retry_after)} s"
-        return BackendUnavailable(message, backend=self.backend)
+        return BackendUnavailable(
+            message, backend=self.backend, cause="error_reply", status=reply.status
+        )
 
     def error_for(self, reply: Reply) -> BackendError:
         """The domain error for a non-2xx reply (vendor hook first, then the generic mapping).
@@ -444,19 +453,20 @@ def _clean_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
     return {k: str(v) for k, v in params.items() if v is not None and v != ""}
 
 
-def _describe_transport_error(exc: httpx.TransportError) -> str:
-    if isinstance(exc, httpx.ConnectTimeout):
-        return "connect timeout"
-    if isinstance(exc, httpx.ReadTimeout):
-        return "read timeout"
-    if isinstance(exc, httpx.WriteTimeout):
-        return "write timeout"
-    if isinstance(exc, httpx.PoolTimeout):
-        return "no free connection in the pool"
-    if isinstance(exc, httpx.ConnectError):
-        return "connection failed"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "connection closed without a reply"
-    if isinstance(exc, httpx.ReadError):
-        return "connection dropped while reading the reply"
-    return exc.__class__.__name__
+_NO_REPLY = {"timeout": "did not answer in time", "dropped": "dropped the connection unanswered"}
+# A call that got no reply: what it ran into, and its cause (most specific class first).
+_TRANSPORT_ERRORS = (
+    (httpx.ConnectTimeout, "connect timeout", "timeout"),
+    (httpx.ReadTimeout, "read timeout", "timeout"),
+    (httpx.WriteTimeout, "write timeout", "timeout"),
+    (httpx.PoolTimeout, "no free connection in the pool", "timeout"),
+    (httpx.ConnectError, "connection failed", "unreachable"),
+    (httpx.RemoteProtocolError, "connection closed without a reply", "dropped"),
+    (httpx.ReadError, "connection dropped while reading the reply", "dropped"),
+)
+
+
+def _describe_transport_error(exc: httpx.TransportError) -> tuple[str, str]:
+    """(what happened, its cause) for a call that got no reply."""
+    found = ((what, cause) for kind, what, cause in _TRANSPORT_ERRORS if isinstance(exc, kind))
+    return next(found, (exc.__class__.__name__, ""))

@@ -403,6 +403,7 @@ class ZenskarBackend(ZenskarCorrections):
             lines=lines,
             contract_id=_text(invoice.get("contract_id")),
             customer_id=_text(invoice.get("customer_id")),
+            period=period,
         )
 
     def _remote(self, invoice_id: str, *, recovered: bool = False) -> RemoteInvoice:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from .. import money, workflow
 from ..backends import ADHOC_BACKENDS, CYCLE_BACKENDS
 from ..models import Invoice
+from .invoice import search_text
 
 S = Invoice.Status
 #: Shortest substring searched for: PostgreSQL's trigram indexes need three characters.
@@ -171,7 +172,7 @@ class HistoryFilterForm(_FilterForm):
         return value
 
     def clean_q(self) -> str:
-        text = self.cleaned_data["q"].strip()
+        text = search_text(self.cleaned_data["q"])
         if 0 < len(text) < MIN_SEARCH and not text.removeprefix("#").isdigit():
             raise forms.ValidationError(
                 f"Type at least {MIN_SEARCH} characters, or an invoice id such as #12."
@@ -263,7 +264,9 @@ def search_q(text: str) -> Q:
     digits = text.removeprefix("#")
     by_id = Q(pk=int(digits)) if digits.isdigit() and len(digits) < 19 else None
     if len(text) < MIN_SEARCH or text.startswith("#"):
-        return by_id  # "#12" or "12": an id (substrings this short would match half the table)
+        # "#12" or "12": an id (substrings this short would match half the table); an id
+        # longer than any primary key matches nothing.
+        return by_id if by_id is not None else Q(pk__in=[])
     condition = (
         Q(contract_name__icontains=text)
         | Q(customer_name__icontains=text)

@@ -1,12 +1,63 @@
+import re
+import unicodedata
+from datetime import date
+
 from django import forms
 
 from .. import money
+from ..adhoc import PAYMENT_TYPE_LABELS
 from ..backends.base import Address
+
+SEARCH_MAX = 100
+
+
+def search_text(text: str) -> str:
+    """What a search looks for: NFKC-normalised (full-width "ＡＣＭＥ" finds "Acme") and stripped.
+    Control characters are refused with a message rather than searched for or dropped."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise forms.ValidationError("A search cannot contain control characters (tabs, returns…).")
+    return text
 
 
 class ContractSearchForm(forms.Form):
-    q = forms.CharField(required=False, max_length=100, label="Contract or customer name")
-    cursor = forms.CharField(required=False, max_length=200)
+    """A search as you type, and the page of results (the backend's cursor). Too long a text,
+    control characters or a malformed cursor are a message, never a silent "list everything"."""
+
+    q = forms.CharField(
+        required=False,
+        max_length=SEARCH_MAX,
+        label="Contract or customer name",
+        error_messages={"max_length": f"Search for at most {SEARCH_MAX} characters."},
+    )
+    cursor = forms.CharField(
+        required=False,
+        max_length=200,
+        error_messages={"max_length": "That page link is not valid; search again."},
+    )
+
+    def clean_q(self) -> str:
+        return search_text(self.cleaned_data["q"])
+
+    def clean_cursor(self) -> str:
+        cursor = self.cleaned_data["cursor"]
+        if cursor and not (cursor.isascii() and cursor.isprintable()):
+            raise forms.ValidationError("That page link is not valid; search again.")
+        return cursor
+
+    def problem(self) -> dict:
+        """The first error, as a problem shown where the results would be."""
+        message = next(iter(e for errors in self.errors.values() for e in errors))
+        return {"message": message, "hint": "", "retryable": False}
+
+
+class CustomerSearchForm(ContractSearchForm):
+    q = forms.CharField(
+        required=False,
+        max_length=SEARCH_MAX,
+        label="Customer name or e-mail",
+        error_messages={"max_length": f"Search for at most {SEARCH_MAX} characters."},
+    )
 
 
 class SubmitCycleForm(forms.Form):
@@ -15,7 +66,6 @@ class SubmitCycleForm(forms.Form):
     contract = forms.CharField(max_length=64)
     cycle = forms.CharField(max_length=64)
     cycle_fp = forms.CharField(max_length=64)
-    preview_total_minor = forms.IntegerField(required=False)
     confirm_empty = forms.BooleanField(
         required=False, label="I have checked: submit this invoice although it totals zero"
     )
@@ -75,14 +125,51 @@ def _parse_money(form: forms.Form, field: str, currency: str | None, *, allow_ze
         return None
 
 
+MAX_QUANTITY = 1_000_000
+_QUANTITY = re.compile(r"[0-9]+")  # ASCII digits only: \d would take Arabic-Indic, full-width…
+
+
+def parse_quantity(text) -> int:
+    """A line's quantity as typed: ASCII digits only (like money), 1 to MAX_QUANTITY.
+    Raises ValueError with a sentence for the person."""
+    text = str(text or "").strip()
+    if not _QUANTITY.fullmatch(text):
+        raise ValueError("Enter a whole number of 1 or more, with the digits 0 to 9.")
+    quantity = int(text)
+    if quantity < 1:
+        raise ValueError("Enter a whole number of 1 or more, with the digits 0 to 9.")
+    if quantity > MAX_QUANTITY:
+        raise ValueError(f"Enter a quantity of at most {MAX_QUANTITY:,}.")
+    return quantity
+
+
+def over_the_cap(currency: str) -> str:
+    """The sentence for an amount over money.MAX_MINOR_UNITS, the cap of every line and every
+    total (9,999,999,999,999.99 USD; 999,999,999,999,999 JPY; 999,999,999,999.999 KWD), which
+    keeps a total far inside the database's BigInteger column."""
+    cap = money.format_amount(money.MAX_MINOR_UNITS, currency, grouping=True)
+    return f"{cap} {currency}"
+
+
+class QuantityField(forms.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 16)
+        super().__init__(**kwargs)
+        self.widget.attrs.update({"inputmode": "numeric", "autocomplete": "off"})
+
+    def clean(self, value):
+        value = super().clean(value)
+        if value in self.empty_values:
+            return None
+        try:
+            return parse_quantity(value)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
 class LineForm(PlainForm):
     description = forms.CharField(max_length=255, label="Description")
-    quantity = forms.IntegerField(
-        min_value=1,
-        max_value=1_000_000,
-        label="Quantity",
-        error_messages={"invalid": "Enter a whole number of 1 or more."},
-    )
+    quantity = QuantityField(label="Quantity")
     amount = MoneyField(label="Unit amount")
 
     def __init__(self, *args, currency: str | None = None, **kwargs):
@@ -91,7 +178,14 @@ class LineForm(PlainForm):
 
     def clean(self):
         cleaned = super().clean()
-        cleaned["amount_minor"] = _parse_money(self, "amount", self.currency)
+        amount = cleaned["amount_minor"] = _parse_money(self, "amount", self.currency)
+        quantity = cleaned.get("quantity")
+        if amount and quantity and amount * quantity > money.MAX_MINOR_UNITS:
+            self.add_error(
+                "amount",
+                "Quantity × unit amount is too large: a line can be at most "
+                f"{over_the_cap(self.currency)}.",
+            )
         return cleaned
 
 
@@ -168,6 +262,17 @@ class AddressForm(PlainForm):
         )
 
 
+def payment_method_label(method) -> str:
+    """A payment method as people see it: its type, holder and the backend's masked number."""
+    return f"{method.type.upper()} {method.account_name} {method.masked_number}".strip()
+
+
+#: Ad-hoc periods and due dates lie in this window (a typo such as 0226 or 20026 is refused).
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+DATE_WINDOW = f"Enter a date between {FIRST_DAY:%Y-%m-%d} and {LAST_DAY:%Y-%m-%d}."
+
+
 class AdhocInvoiceForm(PlainForm):
     currency = forms.ChoiceField(label="Company currency")
     gateway = forms.ChoiceField(label="Payment gateway")
@@ -175,13 +280,7 @@ class AdhocInvoiceForm(PlainForm):
     payment_type = forms.ChoiceField(
         required=False,
         label="Payment type",
-        choices=[
-            ("", "—"),
-            ("offlinePaymentProvider", "Offline payment"),
-            ("thirdPartyPaymentProvider", "Third-party payment provider"),
-            ("walletPaymentProvider", "Wallet"),
-            ("otherPayment", "Other"),
-        ],
+        choices=list(PAYMENT_TYPE_LABELS.items()),
     )
     date_from = forms.DateField(label="Period from", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label="Period to", widget=forms.DateInput(attrs={"type": "date"}))
@@ -208,8 +307,7 @@ class AdhocInvoiceForm(PlainForm):
         ]
         self.fields["gateway"].choices = [("", "Choose…")] + [(g.id, g.name) for g in gateways]
         self.fields["payment_method"].choices = [("", "Choose…")] + [
-            (p.id, f"{p.type.upper()} {p.account_name} {p.masked_number}".strip())
-            for p in payment_methods
+            (p.id, payment_method_label(p)) for p in payment_methods
         ]
 
     @property
@@ -222,9 +320,27 @@ class AdhocInvoiceForm(PlainForm):
     def clean(self):
         cleaned = super().clean()
         cleaned["shipping_minor"] = _parse_money(self, "shipping", self.currency_code) or 0
+        for name in ("date_from", "date_to", "date_due"):
+            day = cleaned.get(name)
+            if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+                self.add_error(name, DATE_WINDOW)  # (also takes it out of cleaned_data)
         start, end, due = cleaned.get("date_from"), cleaned.get("date_to"), cleaned.get("date_due")
         if start and end and start > end:
             self.add_error("date_to", "The period cannot end before it starts.")
         if start and due and due < start:
             self.add_error("date_due", "The due date cannot be before the period starts.")
         return cleaned
+
+    def check_total(self, lines) -> bool:
+        """The invoice's total (its lines and shipping) under the cap of every amount; a form
+        error otherwise. Call once this form and `lines` are valid."""
+        total = self.cleaned_data.get("shipping_minor") or 0
+        total += sum(
+            (line.cleaned_data.get("amount_minor") or 0) * (line.cleaned_data.get("quantity") or 0)
+            for line in lines
+        )
+        if total <= money.MAX_MINOR_UNITS:
+            return True
+        cap = over_the_cap(self.currency_code)
+        self.add_error(None, f"The invoice's total is too large: it can be at most {cap}.")
+        return False

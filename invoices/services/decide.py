@@ -291,10 +291,15 @@ def invoice_cleanup_upstream(*, invoice_id: int, actor=None) -> bool:
     """Delete the upstream draft of a rejected or withdrawn cycle invoice. Safe to repeat.
 
     A newer live invoice for the same cycle owns the draft now (generation replaces drafts), so
-    then there is nothing of ours to delete."""
-    invoice = Invoice.objects.get(pk=invoice_id)
+    then there is nothing of ours to delete. The clean-up is part of the decision, so it is
+    audited for the person who made it (the manager who rejected, the clerk who withdrew) even
+    when `manage.py reconcile` finishes it later (`actor` None)."""
+    invoice = Invoice.objects.select_related("decided_by", "submitted_by").get(pk=invoice_id)
     if not invoice.upstream_cleanup_pending:
         return True
+    settled_later = actor is None
+    if settled_later:
+        actor = invoice.decided_by if invoice.status == S.REJECTED else invoice.submitted_by
     # (This invoice is rejected or withdrawn, so the live one is always another.)
     superseded = (
         records.live_invoice_for_cycle(
@@ -318,6 +323,10 @@ def invoice_cleanup_upstream(*, invoice_id: int, actor=None) -> bool:
                     actor=actor,
                     action=workflow.DRAFT_DELETED,
                     invoice=locked,
-                    data={"upstream_id": locked.upstream_id, "superseded": superseded},
+                    data={
+                        "upstream_id": locked.upstream_id,
+                        "superseded": superseded,
+                        **({"finished_by": "reconcile"} if settled_later else {}),
+                    },
                 )
     return deleted

@@ -5,11 +5,18 @@ committed before anything is sent upstream (one live invoice per cycle is a data
 so two clerks never generate the same draft), and it keeps the draft's id as soon as the backend
 gives one, so a crash at any point leaves something `manage.py reconcile` can settle. An ad-hoc
 invoice is only recorded: nothing goes upstream before a manager approves it.
+
+Two backend round trips, one after the other: generate, then read the draft back. The chosen
+cycle is checked against the cycle list the server fetched less than BILLING_CYCLE_CACHE_SECONDS
+ago (listed again only when that list has expired, was never fetched, or does not hold the
+cycle as shown), and the draft read back must cover exactly the chosen cycle's period: if the
+backend's cycles changed meanwhile, the draft is taken back and the clerk gets the fresh list.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
@@ -18,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .. import backend_cache, extensions, money, notifications, roles
-from ..adhoc import adhoc_request_to_json, adhoc_snapshot_lines
+from ..adhoc import AdhocShown, adhoc_request_to_json, adhoc_snapshot_lines
 from ..backends import adhoc_backend, cycle_backend
 from ..backends.base import (
     AdhocInvoiceRequest,
@@ -36,6 +43,7 @@ from .errors import (
     CycleAlreadyInvoiced,
     InvalidTransition,
     NeedsConfirmation,
+    ServiceError,
     StaleCycle,
     UpstreamFailed,
 )
@@ -78,13 +86,16 @@ def invoice_submit_cycle(
     contract_id: str,
     cycle_key: str,
     cycle_fp: str,
-    preview_total_minor: int | None,
+    preview_total_minor: int | None = None,
     confirm_empty: bool = False,
     previous: Invoice | None = None,
     reissue: bool = False,
 ) -> SubmitResult:
     """Generate the cycle's draft upstream, snapshot its real lines, and queue it for approval.
     With `previous`: a new version of a rejected invoice, or (`reissue`) of a voided one.
+
+    `preview_total_minor` is a preview total the server itself computed (a bill run's); when
+    None, the preview is computed here. A figure sent by a browser is never passed in.
 
     Raises StaleCycle (the cycle changed or vanished: the fresh list is attached),
     CycleAlreadyInvoiced, NeedsConfirmation, NotAllowed, InvalidTransition, UpstreamFailed, or a
@@ -95,9 +106,12 @@ def invoice_submit_cycle(
     records.check_revision(actor=actor, previous=previous, kind=Invoice.Kind.CYCLE, action=action)
     backend = cycle_backend()
     contract, cycle = _chosen_cycle(contract_id, cycle_key, cycle_fp, previous)
+    if preview_total_minor is None:
+        preview_total_minor = _preview_total(backend, contract, cycle)
     intent = _claim(actor, backend, contract, cycle, preview_total_minor, previous)
     draft_id = _generate(actor, backend, intent, contract, cycle)
     draft, lines, total_minor = _read_back(actor, backend, intent, draft_id)
+    _check_period(actor, backend, intent, draft, contract, cycle)
     if not confirm_empty and needs_empty_confirmation(lines, total_minor):
         # Nothing approvable was asked for: take the draft back and ask for a confirmation.
         records.delete_draft_quietly(backend, draft_id)
@@ -110,13 +124,21 @@ def invoice_submit_cycle(
     return SubmitResult(_record(actor, intent, draft, lines, total_minor, previous))
 
 
-def _chosen_cycle(contract_id, cycle_key, cycle_fp, previous) -> tuple[Contract, BillingCycle]:
-    """The contract, and the chosen cycle as the backend lists it now: it must still be in the
-    list exactly as it was shown."""
-    contract, _ = backend_cache.contract(contract_id)
-    cycles, _ = backend_cache.billing_cycles(contract_id, refresh=True)
+def _listed(cycles, cycle_key: str, cycle_fp: str) -> BillingCycle | None:
     cycle = next((c for c in cycles if c.key == cycle_key), None)
-    if cycle is None or cycle_fingerprint(cycle) != cycle_fp:
+    return cycle if cycle is not None and cycle_fingerprint(cycle) == cycle_fp else None
+
+
+def _chosen_cycle(contract_id, cycle_key, cycle_fp, previous) -> tuple[Contract, BillingCycle]:
+    """The contract, and the chosen cycle exactly as it was shown, in the cycle list fetched at
+    most BILLING_CYCLE_CACHE_SECONDS ago (no backend call while that list is fresh). A list that
+    has expired, was never fetched, or does not hold the cycle as shown is fetched again."""
+    contract, cycles, fetched = backend_cache.contract_and_cycles(contract_id)
+    cycle = _listed(cycles, cycle_key, cycle_fp)
+    if cycle is None and fetched.from_cache:
+        cycles, _ = backend_cache.billing_cycles(contract_id, refresh=True)
+        cycle = _listed(cycles, cycle_key, cycle_fp)
+    if cycle is None:
         raise StaleCycle(
             "The billing backend no longer lists this cycle exactly as it was shown to you. "
             "Here is the fresh list; choose the cycle again.",
@@ -127,6 +149,18 @@ def _chosen_cycle(contract_id, cycle_key, cycle_fp, previous) -> tuple[Contract,
     ):
         raise InvalidTransition("A revision must be for the same contract and billing cycle.")
     return contract, cycle
+
+
+def _preview_total(backend, contract: Contract, cycle: BillingCycle) -> int | None:
+    """The total of the cycle's preview, as the clerk's page computed it (a backend without a
+    dry run estimates it from the contract's terms, so this makes no backend call there).
+    None when it cannot be computed: the manager is then shown the draft's total alone."""
+    try:
+        preview = backend.preview_cycle(contract, cycle)
+        return money.to_minor(preview.total, preview.currency)
+    except (BackendError, money.MoneyError) as exc:
+        log.info("no preview total for %s %s: %s", contract.id, cycle.key, exc)
+        return None
 
 
 def _claim(actor, backend, contract, cycle, preview_total_minor, previous) -> Invoice:
@@ -241,6 +275,34 @@ def _read_back(actor, backend, intent: Invoice, draft_id: str) -> tuple[Draft, l
     return draft, lines, total_minor
 
 
+def _check_period(actor, backend, intent: Invoice, draft: Draft, contract, cycle) -> None:
+    """The draft must cover exactly the chosen cycle's period. The backend matches a cycle by
+    its bill-for date, so a cycle list that changed since it was fetched (a contract amended a
+    moment ago) can give a draft for another window: it is taken back, never submitted."""
+    if draft.period is None or draft.period == (cycle.start, cycle.end):
+        return
+    start, end = draft.period
+    taken_back = records.delete_draft_quietly(backend, draft.id)
+    reason = f"the draft covers {start:%Y-%m-%d} to {end:%Y-%m-%d}, not the chosen cycle"
+    if taken_back:
+        records.drop(intent, "submit.abandon", actor=actor, reason=reason)
+    else:
+        # The intent keeps the draft's id: reconcile takes the draft back later.
+        Invoice.objects.filter(pk=intent.pk, status=S.SUBMITTING).update(
+            failure_message=f"Not submitted: {reason}."[:1000]
+        )
+    backend_cache.forget(contract.id)
+    fresh, _ = backend_cache.billing_cycles(contract.id, refresh=True)
+    raise StaleCycle(
+        "The billing backend's cycle list changed: it generated the draft for "
+        f"{start:%Y-%m-%d} to {end:%Y-%m-%d}, not for the cycle you chose, so nothing was "
+        "submitted and the draft "
+        + ("was taken back" if taken_back else "will be taken back automatically")
+        + ". Here is the fresh list; choose the cycle again.",
+        fresh,
+    )
+
+
 def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous) -> Invoice:
     """4. The result: the snapshot and its hash, pending approval."""
     with transaction.atomic():
@@ -272,6 +334,10 @@ def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous) 
 
 
 # --- ad-hoc -------------------------------------------------------------------------------------
+#: The ad-hoc form's one-time token: 32 lower-case hex digits (a UUID4 the server made).
+SUBMISSION_KEY = re.compile(r"[0-9a-f]{32}")
+
+
 def invoice_submit_adhoc(
     *,
     actor: AbstractBaseUser,
@@ -280,25 +346,41 @@ def invoice_submit_adhoc(
     previous: Invoice | None = None,
     submission_key: str | None = None,
     reissue: bool = False,
+    shown: AdhocShown | None = None,
 ) -> Invoice:
     """Queue an ad-hoc invoice for approval. Nothing is sent upstream before approval.
 
     `submission_key` is the form's one-time token: sending the same form twice (a double click,
-    a re-sent POST) returns the first submission instead of making a second one. With
-    `previous`: a new version of a rejected invoice, or (`reissue`) of a voided one."""
+    a re-sent POST) returns the first submission instead of making a second one. It is kept per
+    submitter, so someone else's key never finds (or blocks) another person's invoice. `shown`
+    holds the names the request's ids stood for on the clerk's form (stored and hashed with it).
+    With `previous`: a new version of a rejected invoice (a revision keeps its customer and
+    currency), or (`reissue`) of a voided one."""
     records.require(actor, roles.SUBMIT, "submit invoices")
-    if submission_key:
-        existing = Invoice.objects.filter(submission_key=submission_key).first()
+    if submission_key is not None and not SUBMISSION_KEY.fullmatch(submission_key):
+        raise ServiceError("This form's one-time key is not valid; reload the form.")
+    stored_key = f"{actor.pk}:{submission_key}" if submission_key else None
+    if stored_key:
+        existing = Invoice.objects.filter(submission_key=stored_key).first()
         if existing is not None:
             return existing
     action = "reissue" if reissue else "revise"
     records.check_revision(actor=actor, previous=previous, kind=Invoice.Kind.ADHOC, action=action)
+    if (
+        previous is not None
+        and not reissue
+        and (
+            previous.customer_id != request.customer_id
+            or previous.currency != request.currency_code
+        )
+    ):
+        raise InvalidTransition("A revision must be for the same customer and currency.")
     backend = adhoc_backend()
     try:
-        return _create_adhoc(actor, backend, request, customer_name, previous, submission_key)
+        return _create_adhoc(actor, backend, request, customer_name, previous, stored_key, shown)
     except IntegrityError:
-        existing = Invoice.objects.filter(submission_key=submission_key).first()
-        if submission_key and existing is not None:
+        existing = Invoice.objects.filter(submission_key=stored_key).first()
+        if stored_key and existing is not None:
             return existing
         # Two clerks revising the same invoice at once: the other revision won.
         records.check_revision(
@@ -307,7 +389,7 @@ def invoice_submit_adhoc(
         raise
 
 
-def _create_adhoc(actor, backend, request, customer_name, previous, submission_key) -> Invoice:
+def _create_adhoc(actor, backend, request, customer_name, previous, stored_key, shown) -> Invoice:
     with transaction.atomic():
         invoice = Invoice(
             kind=Invoice.Kind.ADHOC,
@@ -320,8 +402,8 @@ def _create_adhoc(actor, backend, request, customer_name, previous, submission_k
             total_minor=request.total_minor,
             preview_total_minor=request.total_minor,
             lines=adhoc_snapshot_lines(request),
-            adhoc_request=adhoc_request_to_json(request),
-            submission_key=submission_key or None,
+            adhoc_request=adhoc_request_to_json(request, shown),
+            submission_key=stored_key,
             submitted_by=actor,
             submitted_at=timezone.now(),
         )

@@ -14,14 +14,17 @@ from django.contrib.auth.decorators import permission_required
 from django.http import QueryDict
 from django.shortcuts import render
 from django.urls import reverse
+from django_htmx.http import reswap, retarget
 
 from .. import money, roles, services
-from ..adhoc import adhoc_request_from_json
+from ..adhoc import AdhocShown, adhoc_facts, adhoc_request_from_json, adhoc_request_to_json
 from ..backends import adhoc_backend
 from ..backends.base import AdhocInvoiceRequest, AdhocLine, BackendError
-from ..forms import AddressForm, AdhocInvoiceForm, LineFormSet
+from ..forms import AddressForm, AdhocInvoiceForm, CustomerSearchForm, LineFormSet
+from ..forms.invoice import parse_quantity, payment_method_label
 from ..models import Invoice
-from .common import backend_problem, done, problem_for
+from ..services.submit import SUBMISSION_KEY
+from .common import done, problem_for, wants_fragment
 
 TEMPLATE = "invoices/new_adhoc.html"
 LINE_FIELDS = ("description", "quantity", "amount")
@@ -29,13 +32,15 @@ LINE_FIELDS = ("description", "quantity", "amount")
 
 @dataclass(frozen=True)
 class Catalogue:
-    """What the backend offers for this customer (read once per request)."""
+    """What the backend offers for this customer (read once per request); `gateways` are those
+    of the currency chosen on the form, if it is one of `currencies`."""
 
     customer: object
     payment_methods: tuple
     address_book: tuple
     currencies: tuple
     countries: tuple
+    gateways: tuple = ()
 
 
 def _previous(request) -> tuple[Invoice | None, bool]:
@@ -44,7 +49,7 @@ def _previous(request) -> tuple[Invoice | None, bool]:
     sources = (("previous", Invoice.Status.REJECTED), ("reissue", Invoice.Status.VOIDED))
     for param, status in sources:
         raw = request.GET.get(param, "")
-        if raw.isdigit():
+        if raw.isascii() and raw.isdigit() and len(raw) <= 18:
             found = Invoice.objects.filter(
                 pk=int(raw), kind=Invoice.Kind.ADHOC, status=status
             ).first()
@@ -55,40 +60,85 @@ def _previous(request) -> tuple[Invoice | None, bool]:
 @permission_required(roles.SUBMIT, raise_exception=True)
 def new_adhoc(request):
     previous, reissue = _previous(request)
-    customer_id = request.GET.get("customer", "") or (previous.customer_id if previous else "")
+    customer_id = request.GET.get("customer", "")
     context: dict = {"previous": previous, "reissue": reissue}
     backend = adhoc_backend()
+    if previous is not None:
+        if customer_id and customer_id != previous.customer_id and not reissue:
+            problem = {
+                "message": "A revision keeps the customer of the invoice it revises; start a new "
+                "ad-hoc invoice for another customer.",
+                "hint": "",
+                "retryable": False,
+            }
+            return _problem(request, context, problem, 400)
+        customer_id = previous.customer_id
     if not customer_id:
         return _customer_search(request, backend, context)
     try:
-        catalogue = Catalogue(
-            customer=backend.get_customer(customer_id),
-            payment_methods=backend.payment_methods(customer_id),
-            address_book=backend.address_book(customer_id),
-            currencies=backend.currencies(),
-            countries=backend.countries(),
-        )
+        kept = None if reissue else previous  # a revision keeps its currency; a re-issue may not
+        catalogue = _catalogue(backend, customer_id, _wanted_currency(request, previous), kept)
     except BackendError as exc:
-        context["problem"] = backend_problem(exc)
-        return render(request, TEMPLATE, context, status=503)
+        problem, status = problem_for(exc)
+        return _problem(request, context, problem, status)
     context["catalogue"] = catalogue
     if request.method == "POST":
-        return _post(request, backend, catalogue, context, previous)
+        return _post(request, catalogue, context, previous)
     initial = _initial_from_previous(previous) if previous else _initial_from_backend(catalogue)
-    return _render_form(request, backend, catalogue, context, initial)
+    return _render_form(request, catalogue, context, initial)
+
+
+def _problem(request, context, problem: dict, status: int):
+    """A problem shown above the form: in place when htmx asked for a part of the page (the
+    form the person is typing in is left as it is)."""
+    context["problem"] = problem
+    if wants_fragment(request):
+        response = render(request, f"{TEMPLATE}#problem", context, status=status)
+        return reswap(retarget(response, "#page-problem"), "outerHTML")
+    return render(request, TEMPLATE, context, status=status)
+
+
+def _wanted_currency(request, previous: Invoice | None) -> str:
+    if request.method == "POST":
+        return request.POST.get("currency", "")
+    return adhoc_request_from_json(previous.adhoc_request).currency_id if previous else ""
+
+
+def _catalogue(backend, customer_id: str, currency_id: str, previous) -> Catalogue:
+    """The backend's choices for this customer. A revision keeps its currency, so only that one
+    is offered; the gateways are asked for only when the currency is one the backend offers."""
+    customer = backend.get_customer(customer_id)
+    currencies = backend.currencies()
+    if previous is not None:
+        kept = adhoc_request_from_json(previous.adhoc_request).currency_id
+        currencies = tuple(c for c in currencies if c.id == kept)
+    offered = any(c.id == currency_id for c in currencies)
+    return Catalogue(
+        customer=customer,
+        payment_methods=backend.payment_methods(customer_id),
+        address_book=backend.address_book(customer_id),
+        currencies=currencies,
+        countries=backend.countries(),
+        gateways=backend.gateways(currency_id) if offered else (),
+    )
 
 
 def _customer_search(request, backend, context):
-    q = request.GET.get("q", "").strip()[:100]
-    context["q"] = q
+    search = CustomerSearchForm(request.GET)
+    context["q"] = request.GET.get("q", "")
     status = 200
-    try:
-        context["customers"] = backend.search_customers(
-            query=q, cursor=request.GET.get("cursor") or None, limit=20
-        )
-    except BackendError as exc:
-        context["problem"] = backend_problem(exc)
-        status = 503
+    if not search.is_valid():
+        context["customers_problem"], status = search.problem(), 400
+    else:
+        context["q"] = search.cleaned_data["q"]
+        try:
+            context["customers"] = backend.search_customers(
+                query=search.cleaned_data["q"],
+                cursor=search.cleaned_data["cursor"] or None,
+                limit=20,
+            )
+        except BackendError as exc:
+            context["customers_problem"], status = problem_for(exc)
     if request.htmx and request.htmx.target == "customer-results":
         return render(request, f"{TEMPLATE}#customers", context, status=status)
     return render(request, TEMPLATE, context, status=status)
@@ -176,20 +226,13 @@ def _line_count(data: QueryDict) -> int:
 
 
 # --- rendering ------------------------------------------------------------------------------
-def _gateways(backend, currency_id: str):
-    return backend.gateways(currency_id) if currency_id else ()
-
-
-def _forms(backend, catalogue: Catalogue, *, data=None, initial: dict | None = None):
+def _forms(catalogue: Catalogue, *, data=None, initial: dict | None = None):
     initial = initial or {"form": {}, "lines": [{}], "billing": {}, "shipping": {}}
-    currency_id = (data.get("currency") if data is not None else "") or str(
-        initial["form"].get("currency") or ""
-    )
     form = AdhocInvoiceForm(
         data,
         initial=initial["form"],
         currencies=catalogue.currencies,
-        gateways=_gateways(backend, currency_id),
+        gateways=catalogue.gateways,
         payment_methods=catalogue.payment_methods,
     )
     currency = form.currency_code
@@ -203,6 +246,11 @@ def _forms(backend, catalogue: Catalogue, *, data=None, initial: dict | None = N
     return form, lines, billing, shipping
 
 
+def _valid_key(request) -> str | None:
+    key = request.POST.get("submission_key", "")
+    return key if SUBMISSION_KEY.fullmatch(key) else None
+
+
 def _show(request, context, forms_, initial) -> None:
     form, lines, billing, shipping = forms_
     context.update(
@@ -210,13 +258,13 @@ def _show(request, context, forms_, initial) -> None:
         lines=lines,
         billing=billing,
         shipping=shipping,
-        submission_key=request.POST.get("submission_key") or uuid.uuid4().hex,
+        submission_key=_valid_key(request) or uuid.uuid4().hex,
         totals=_totals_from_initial(initial, form.currency_code),
     )
 
 
-def _render_form(request, backend, catalogue, context, initial, *, status=200, fragment=None):
-    _show(request, context, _forms(backend, catalogue, initial=initial), initial)
+def _render_form(request, catalogue, context, initial, *, status=200, fragment=None):
+    _show(request, context, _forms(catalogue, initial=initial), initial)
     template = f"{TEMPLATE}#{fragment}" if fragment and request.htmx else TEMPLATE
     return render(request, template, context, status=status)
 
@@ -242,9 +290,7 @@ def _totals_from_initial(initial: dict, currency: str | None) -> Totals:
         if not any(str(line.get(f, "")).strip() for f in LINE_FIELDS):
             continue
         try:
-            quantity = int(str(line.get("quantity", "")).strip())
-            if quantity < 1:
-                raise ValueError
+            quantity = parse_quantity(line.get("quantity", ""))
             lines_minor += quantity * money.parse_amount(str(line.get("amount", "")), currency)
         except (ValueError, money.MoneyError):
             unreadable += 1
@@ -257,42 +303,59 @@ def _totals_from_initial(initial: dict, currency: str | None) -> Totals:
 
 
 # --- POST actions ---------------------------------------------------------------------------
-def _post(request, backend, catalogue, context, previous):
+def _post(request, catalogue, context, previous):
     action = request.POST.get("action", "preview")
     initial = _initial_from_post(request.POST)
     if action == "add_line":
         initial["lines"].append({})
-        return _render_form(request, backend, catalogue, context, initial, fragment="form")
+        return _render_form(request, catalogue, context, initial, fragment="form")
     if action.startswith("remove_line:"):
         index = action.split(":", 1)[1]
-        if index.isdigit() and len(initial["lines"]) > 1 and int(index) < len(initial["lines"]):
+        if (
+            index.isascii()
+            and index.isdigit()
+            and len(index) <= 3
+            and len(initial["lines"]) > 1
+            and int(index) < len(initial["lines"])
+        ):
             del initial["lines"][int(index)]
-        return _render_form(request, backend, catalogue, context, initial, fragment="form")
+        return _render_form(request, catalogue, context, initial, fragment="form")
     if action in ("currency", "totals"):
         fragment = "totals" if action == "totals" else "form"
-        return _render_form(request, backend, catalogue, context, initial, fragment=fragment)
+        return _render_form(request, catalogue, context, initial, fragment=fragment)
 
-    form, lines, billing, shipping = _forms(backend, catalogue, data=request.POST)
+    form, lines, billing, shipping = _forms(catalogue, data=request.POST)
     _show(request, context, (form, lines, billing, shipping), initial)
-    valid = all(f.is_valid() for f in (form, lines, billing, shipping))
+    valid = all(f.is_valid() for f in (form, lines, billing, shipping)) and form.check_total(lines)
     if not valid:
         context["has_errors"] = True
         return render(request, TEMPLATE, context, status=422)
     adhoc = _request_from_forms(catalogue, form, lines, billing, shipping)
+    shown = _shown(catalogue, form, billing, shipping)
     if action != "submit":
         context["preview"] = adhoc
+        context["preview_facts"] = adhoc_facts(adhoc_request_to_json(adhoc, shown))
         context["preview_lines"] = [
             (line, line.amount_minor, money.format_amount(line.amount_minor, adhoc.currency_code))
             for line in adhoc.lines
         ]
         return render(request, TEMPLATE, context)
+    if _valid_key(request) is None:
+        context["problem"] = {
+            "message": "This form's one-time key is missing or not valid, so nothing was "
+            "submitted. Preview the invoice and submit it again.",
+            "hint": "",
+            "retryable": False,
+        }
+        return render(request, TEMPLATE, context, status=400)
     try:
         invoice = services.invoice_submit_adhoc(
             actor=request.user,
             request=adhoc,
-            customer_name=catalogue.customer.business_name or catalogue.customer.name,
+            customer_name=shown.customer,
             previous=previous,
-            submission_key=request.POST.get("submission_key") or None,
+            submission_key=_valid_key(request),
+            shown=shown,
             reissue=context["reissue"],
         )
     except services.ServiceError as exc:
@@ -334,4 +397,22 @@ def _request_from_forms(catalogue, form, lines, billing, shipping) -> AdhocInvoi
         customer_phone=data.get("customer_phone", ""),
         terms=data.get("terms", ""),
         comments=data.get("comments", ""),
+    )
+
+
+def _shown(catalogue, form, billing, shipping) -> AdhocShown:
+    """What the chosen ids stand for, as this form showed them (kept with the request)."""
+    data = form.cleaned_data
+    currency = next(c for c in catalogue.currencies if c.id == data["currency"])
+    gateway = next(g for g in catalogue.gateways if g.id == data["gateway"])
+    method = next(p for p in catalogue.payment_methods if p.id == data["payment_method"])
+    countries = {c.code: c.name for c in catalogue.countries}
+    customer = catalogue.customer
+    return AdhocShown(
+        customer=customer.business_name or customer.name,
+        currency=f"{currency.code} — {currency.name}" if currency.name else currency.code,
+        gateway=gateway.name,
+        payment_method=payment_method_label(method),
+        billing_country=countries.get(billing.cleaned_data.get("country") or "", ""),
+        shipping_country=countries.get(shipping.cleaned_data.get("country") or "", ""),
     )

@@ -21,7 +21,7 @@ from ..backends import cycle_backend
 from ..backends.base import BackendError
 from ..forms import ContractSearchForm, SubmitCycleForm
 from ..models import Invoice
-from .common import backend_problem, done, problem_for, template_for
+from .common import done, problem_for, template_for
 
 PAGE_SIZE = 20
 
@@ -34,8 +34,8 @@ def new_cycle(request):
     """Step 1 (search), 2 (?contract=: the contract and its cycles), 3 (&cycle=: the preview)."""
     template = "invoices/new_cycle.html"
     search = ContractSearchForm(request.GET)
-    search.is_valid()
-    q = search.cleaned_data.get("q", "")
+    searchable = search.is_valid()
+    q = search.cleaned_data["q"] if searchable else request.GET.get("q", "")
     contract_id = request.GET.get("contract", "").strip()
     cycle_key = request.GET.get("cycle", "").strip()
     context = {"q": q, "search_form": search}
@@ -45,7 +45,7 @@ def new_cycle(request):
     for param, action in (("previous", "revise"), ("reissue", "reissue")):
         raw = request.GET.get(param, "")
         source = None
-        if raw.isdigit():
+        if raw.isascii() and raw.isdigit() and len(raw) <= 18:
             source = Invoice.objects.filter(pk=int(raw), kind=Invoice.Kind.CYCLE).first()
         if source is not None and action in workflow.allowed_actions(source, request.user):
             context.update(
@@ -60,13 +60,15 @@ def new_cycle(request):
     # The contract list is asked of the backend only where it is shown: not when htmx swaps
     # the contract or the preview part in.
     if target == "contract-results" or (target is None and (q or not contract_id)):
-        try:
-            context["results"] = cycle_backend().search_contracts(
-                query=q, cursor=search.cleaned_data.get("cursor") or None, limit=PAGE_SIZE
-            )
-        except BackendError as exc:
-            context["search_problem"] = backend_problem(exc)
-            status = 503
+        if not searchable:  # a message where the results go, never "everything" instead
+            context["search_problem"], status = search.problem(), 400
+        else:
+            try:
+                context["results"] = cycle_backend().search_contracts(
+                    query=q, cursor=search.cleaned_data["cursor"] or None, limit=PAGE_SIZE
+                )
+            except BackendError as exc:
+                context["search_problem"], status = problem_for(exc)
         if target == "contract-results":
             return render(request, f"{template}#results", context, status=status)
 
@@ -86,8 +88,8 @@ def _workspace(context: dict, contract_id: str, cycle_key: str, *, refresh: bool
     try:
         contract, cycles, fetched = backend_cache.contract_and_cycles(contract_id, refresh=refresh)
     except BackendError as exc:
-        context["workspace_problem"] = backend_problem(exc)
-        return 404 if getattr(exc, "status", None) == 404 else 503
+        context["workspace_problem"], status = problem_for(exc)
+        return status
     context.update(
         contract=contract,
         cycles_fetched=fetched,
@@ -113,8 +115,8 @@ def _workspace(context: dict, contract_id: str, cycle_key: str, *, refresh: bool
     try:
         preview = cycle_backend().preview_cycle(contract, cycle)
     except BackendError as exc:
-        context["preview_problem"] = backend_problem(exc)
-        return 503
+        context["preview_problem"], status = problem_for(exc)
+        return status
     try:
         preview_total_minor = money.to_minor(preview.total, preview.currency)
     except money.MoneyError as exc:
@@ -155,7 +157,6 @@ def submit_cycle(request):
             contract_id=data["contract"],
             cycle_key=data["cycle"],
             cycle_fp=data["cycle_fp"],
-            preview_total_minor=data.get("preview_total_minor"),
             confirm_empty=data.get("confirm_empty", False),
             previous=previous,
             reissue=reissue,

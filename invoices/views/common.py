@@ -11,6 +11,7 @@ from .. import services
 from ..backends.base import (
     BackendError,
     BackendMisconfigured,
+    BackendRejected,
     BackendUnavailable,
     NotFoundUpstream,
     OutcomeUnknown,
@@ -39,11 +40,37 @@ def backend_problem(exc: BackendError) -> dict:
             "Trying again is safe: the backend keeps one draft per billing cycle."
         )
     elif isinstance(exc, BackendUnavailable):
-        hint = "The billing backend did not answer in time. Nothing was changed; try again."
+        hint = _unavailable_hint(exc)
+    elif isinstance(exc, NotFoundUpstream):
+        hint = "The billing backend has no such record."
+    elif isinstance(exc, BackendRejected):
+        hint = f"The billing backend refused the request as invalid (HTTP {exc.status})."
     else:
         hint = "The billing backend refused the request."
     retryable = exc.retryable or isinstance(exc, OutcomeUnknown)
     return {"message": exc.message, "hint": hint, "retryable": retryable}
+
+
+def _unavailable_hint(exc: BackendUnavailable) -> str:
+    """What happened, in the words that fit it: "did not answer in time" only when it did not
+    (a timeout or a dropped connection); an error reply says so, with its status."""
+    if exc.cause == "error_reply" and exc.status == 429:
+        return (
+            "The billing backend answered that it is rate-limiting requests (HTTP 429). "
+            "Nothing was changed; wait a moment and try again."
+        )
+    if exc.cause == "error_reply":
+        status = f" (HTTP {exc.status})" if exc.status else ""
+        return (
+            f"The billing backend answered with an error{status}. Nothing was changed; try again."
+        )
+    if exc.cause in ("timeout", "dropped"):
+        return "The billing backend did not answer in time. Nothing was changed; try again."
+    if exc.cause == "unreadable":
+        return "The billing backend's answer could not be read. Nothing was changed; try again."
+    if exc.cause == "unreachable":
+        return "The billing backend could not be reached. Nothing was changed; try again."
+    return "The billing backend could not answer just now. Nothing was changed; try again."
 
 
 # One mapping from domain errors to HTTP statuses; the first class that matches wins.
@@ -53,6 +80,9 @@ ERROR_STATUSES: tuple[tuple[type[Exception], int], ...] = (
     (services.UpstreamFailed, 502),
     (services.ServiceError, 409),
     (NotFoundUpstream, 404),
+    # A read the person's own input made invalid (a malformed id or page cursor): a real
+    # outage (BackendUnavailable, BackendMisconfigured) stays 503.
+    (BackendRejected, 400),
     (BackendError, 503),
 )
 

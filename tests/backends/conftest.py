@@ -105,12 +105,18 @@ def hold():
 
 @pytest.fixture
 def closed_port_url():
-    """A loopback URL nothing listens on: connecting is refused at once."""
-    sock = socket.socket()
+    """A loopback URL that refuses connections at once, for the whole test.
+
+    The port stays bound to a socket that never listens: the kernel answers every connection
+    attempt with a reset (ECONNREFUSED), and nothing else can take the port meanwhile (binding,
+    closing and hoping the port stays free raced with other tests under load)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    sock.close()
-    return f"http://127.0.0.1:{port}"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        sock.close()
 
 
 @pytest.fixture

@@ -330,3 +330,115 @@ def test_a_slow_but_timely_reply_is_not_a_timeout(vendor, adapter, httpserver):
     httpserver.expect_request(vendor.read_path).respond_with_handler(slow)
     assert vendor.read(adapter)
     assert len(received(httpserver, vendor)) == 1
+
+
+# --- what a person is told: the cause, not a guess -------------------------------------------
+@pytest.fixture
+def dropping_url():
+    """A loopback URL whose server accepts every connection and closes it without a reply."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    server.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(65536)  # read the request, answer nothing
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join(2)
+    server.close()
+
+
+def _told(exc) -> str:
+    from invoices.views.common import backend_problem
+
+    problem = backend_problem(exc)
+    return f"{problem['message']} {problem['hint']}"
+
+
+def test_a_timeout_is_told_as_no_answer_in_time(vendor, adapter, httpserver, hold):
+    httpserver.expect_request(vendor.read_path).respond_with_handler(hold.handler())
+    with pytest.raises(BackendUnavailable) as excinfo:
+        vendor.read(adapter)
+    assert (excinfo.value.cause, excinfo.value.status) == ("timeout", None)
+    assert "did not answer in time" in _told(excinfo.value)
+
+
+def test_a_dropped_connection_is_told_as_no_answer(request, vendor, backend_settings, dropping_url):
+    base = dropping_url + ("/v1" if vendor is REBILLIA else "")
+    backend = request.getfixturevalue(vendor.maker)(base)
+    with pytest.raises(BackendUnavailable) as excinfo:
+        vendor.read(backend)
+    assert excinfo.value.cause == "dropped"
+    assert "did not answer in time" in _told(excinfo.value)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_an_error_reply_says_the_backend_answered_with_its_status(
+    vendor, adapter, httpserver, status
+):
+    httpserver.expect_request(vendor.read_path).respond_with_json({"detail": "x"}, status=status)
+    with pytest.raises(BackendUnavailable) as excinfo:
+        vendor.read(adapter)
+    assert (excinfo.value.cause, excinfo.value.status) == ("error_reply", status)
+    told = _told(excinfo.value)
+    assert f"answered with an error (HTTP {status})" in told
+    assert "in time" not in told
+
+
+def test_a_429_says_the_backend_is_rate_limiting(vendor, adapter, httpserver):
+    httpserver.expect_request(vendor.read_path).respond_with_json(
+        {}, status=429, headers={"Retry-After": "500"}
+    )
+    with pytest.raises(BackendUnavailable) as excinfo:
+        vendor.read(adapter)
+    assert (excinfo.value.cause, excinfo.value.status) == ("error_reply", 429)
+    told = _told(excinfo.value)
+    assert "rate-limiting requests (HTTP 429)" in told
+    assert "in time" not in told
+
+
+def test_a_refused_connection_says_it_could_not_be_reached(
+    request, vendor, backend_settings, closed_port_url
+):
+    base = closed_port_url + ("/v1" if vendor is REBILLIA else "")
+    backend = request.getfixturevalue(vendor.maker)(base)
+    with pytest.raises(BackendUnavailable) as excinfo:
+        vendor.read(backend)
+    assert excinfo.value.cause == "unreachable"
+    told = _told(excinfo.value)
+    assert "could not be reached" in told
+    assert "in time" not in told
+
+
+def test_the_closed_port_refuses_every_connection_and_cannot_be_taken(closed_port_url):
+    import errno
+    import socket
+
+    port = int(closed_port_url.rsplit(":", 1)[1])
+    for _ in range(3):
+        with (
+            pytest.raises(ConnectionRefusedError),
+            socket.create_connection(("127.0.0.1", port), timeout=1),
+        ):
+            pass
+    other = socket.socket()
+    try:
+        with pytest.raises(OSError) as excinfo:
+            other.bind(("127.0.0.1", port))
+        assert excinfo.value.errno == errno.EADDRINUSE
+    finally:
+        other.close()

@@ -68,7 +68,7 @@ def test_history_export_has_major_units_currency_and_utc_dates(
     assert yen["total"] == "98000" and yen["decided_by"] == "" and yen["decided_at"] == ""
 
 
-@pytest.mark.parametrize("start", ["=", "+", "-", "@"])
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_history_export_neutralises_formulas(client_for, auditor, make_invoice, start):
     make_invoice(customer_name=f'{start}HYPERLINK("http://evil")', contract_name=f"{start}1+1")
     header, row = rows_of(export(client_for(auditor)))
@@ -100,8 +100,16 @@ def test_history_export_with_invalid_filters_shows_the_errors(client_for, audito
 
 
 @pytest.mark.parametrize("who", ["clerk", "manager", "auditor"])
-def test_history_export_for_every_history_reader(client_for, request, who):
-    assert export(client_for(request.getfixturevalue(who))).status_code == 200
+def test_history_export_for_every_history_reader(client_for, request, make_invoice, who):
+    mine, theirs = make_invoice(customer_name="Acme Ltd"), make_invoice(customer_name="Zeta GmbH")
+    response = export(client_for(request.getfixturevalue(who)))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv"
+    header, *rows = rows_of(response)
+    assert header[:3] == ["id", "version", "previous_id"]
+    by_id = {int(r[0]): dict(zip(header, r, strict=True)) for r in rows}
+    assert set(by_id) == {mine.pk, theirs.pk}  # every invoice, whoever submitted it
+    assert by_id[theirs.pk]["customer_name"] == "Zeta GmbH"
 
 
 def test_history_export_refused_to_outsiders(client_for, outsider, client):

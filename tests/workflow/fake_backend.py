@@ -74,10 +74,12 @@ class FakeDraft:
     status: str = "draft"
     number: str = ""
     credits: list[Decimal] = field(default_factory=list)  # credit notes, major units
+    period: tuple[datetime, datetime] | None = None  # the backend's own cycle, as generated
+    discounted: Decimal | None = None  # a document-level total (a discount); None: sum of lines
 
     @property
     def total(self) -> Decimal:
-        return sum_amounts(self.lines)
+        return sum_amounts(self.lines) if self.discounted is None else self.discounted
 
     @property
     def amount_due(self) -> Decimal:
@@ -99,6 +101,8 @@ class FakeCycleBackend:
     delays: dict[str, float] = field(default_factory=dict)
     # an exception raised AFTER the upstream effect happened (a lost reply)
     after_effect: dict[str, Exception] = field(default_factory=dict)
+    # regenerating a cycle keeps its draft's id (as the embedded engine and Zenskar do)
+    keep_draft_ids: bool = False
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -188,8 +192,11 @@ class FakeCycleBackend:
 
     def generate_draft(self, *, contract_id, customer_id, cycle):
         self._enter("generate_draft")
-        listed = {c.bill_for_date for c in self.cycles.get(contract_id, ())}
-        if cycle.bill_for_date not in listed:
+        # Like the vendor: the cycle is matched by its bill-for date, and the draft covers the
+        # backend's own cycle for that date (which may have changed since it was listed).
+        listed = {c.bill_for_date: c for c in self.cycles.get(contract_id, ())}
+        own = listed.get(cycle.bill_for_date)
+        if own is None:
             raise CycleNotMatched("bill_for_date matched no cycle")
         with self._lock:
             same = [
@@ -202,7 +209,8 @@ class FakeCycleBackend:
                 raise AlreadyInvoicedUpstream("InvoiceAlreadyGeneratedForThisBillingPeriod")
             for d in same:
                 del self.drafts[d.id]
-            draft_id = f"inv-{next(self._ids)}"
+            kept = [d.id for d in same if self.keep_draft_ids]
+            draft_id = kept[0] if kept else f"inv-{next(self._ids)}"
             self.drafts[draft_id] = FakeDraft(
                 id=draft_id,
                 contract_id=contract_id,
@@ -211,6 +219,7 @@ class FakeCycleBackend:
                 lines=self.lines.get((contract_id, cycle.bill_for_date), ()),
                 currency=self.contracts[contract_id].currency,
                 number=f"INV-{draft_id}",
+                period=(own.start, own.end),
             )
         self._after("generate_draft")
         return draft_id
@@ -232,10 +241,11 @@ class FakeCycleBackend:
             status=d.status,
             state=DraftState.DRAFT if d.status == "draft" else DraftState.APPROVED,
             currency=d.currency,
-            total=sum_amounts(d.lines),
+            total=d.total,
             lines=d.lines,
             contract_id=d.contract_id,
             customer_id=d.customer_id,
+            period=d.period,
         )
 
     def approve_draft(self, invoice_id):

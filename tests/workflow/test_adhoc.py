@@ -13,6 +13,7 @@ from tests.engine.factories import adhoc_world
 
 pytestmark = pytest.mark.django_db
 NEW = reverse("invoices:new_adhoc")
+KEY_1, KEY_2 = "1" * 32, "2" * 32  # the form's one-time keys (32 hex digits)
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def form_url(world):
 
 def valid_data(world, **changes):
     data = {
-        "submission_key": "k-1",
+        "submission_key": KEY_1,
         "currency": str(world["usd"].id),
         "gateway": str(world["stripe"].id),
         "payment_method": str(world["card"].id),
@@ -140,7 +141,7 @@ def test_preview_shows_the_minor_units_sent_on_the_wire(client_for, clerk, world
         ("lines-0-amount", "-1", ""),
         ("lines-0-amount", "1e3", ""),
         ("lines-0-amount", "", "required"),
-        ("lines-0-quantity", "0", "greater than or equal to 1"),
+        ("lines-0-quantity", "0", "whole number of 1 or more"),
         ("lines-0-quantity", "1.5", "whole number"),
         ("lines-0-description", "x" * 256, "at most 255 characters"),
         ("lines-0-description", "", "required"),
@@ -248,7 +249,7 @@ def test_revise_prefills_the_rejected_invoice(client_for, clerk, manager, world)
     assert 'value="Printed manuals"' in html
     assert 'value="19.99"' in html
     assert "Manuals are 2" in html
-    data = valid_data(world, action="submit", submission_key="k-2")
+    data = valid_data(world, action="submit", submission_key=KEY_2)
     data["lines-1-quantity"] = "2"
     response = client.post(response.url, data)
     second = Invoice.objects.latest("id")
@@ -265,7 +266,7 @@ def test_two_clerks_revising_at_once_make_one_revision_and_a_clear_refusal(
     services.invoice_reject(actor=manager, invoice_id=invoice.pk, reason="Manuals are 2")
     revise_url = f"{form_url(world)}&previous={invoice.pk}"
     first = client_for(clerk).post(
-        revise_url, valid_data(world, action="submit", submission_key="k-a")
+        revise_url, valid_data(world, action="submit", submission_key="a" * 32)
     )
     assert first.status_code == 302
     # The second clerk passed the up-front check before the first revision was saved.
@@ -279,13 +280,53 @@ def test_two_clerks_revising_at_once_make_one_revision_and_a_clear_refusal(
 
     monkeypatch.setattr(records, "check_revision", raced_check)
     second = client_for(clerk2).post(
-        revise_url, valid_data(world, action="submit", submission_key="k-b")
+        revise_url, valid_data(world, action="submit", submission_key="b" * 32)
     )
     assert second.status_code == 409
     assert "already been revised" in second.content.decode()
     assert Invoice.objects.filter(previous=invoice).count() == 1
 
 
-def test_only_clerks_create_adhoc_invoices(client_for, manager, auditor, world):
-    for person in (manager, auditor):
-        assert client_for(person).get(form_url(world)).status_code == 403
+def test_only_clerks_create_adhoc_invoices(client_for, manager, auditor, outsider, world):
+    for person in (manager, auditor, outsider):
+        client = client_for(person)
+        page = client.get(form_url(world))
+        assert page.status_code == 403
+        assert 'id="adhoc-form"' not in page.content.decode()
+        assert "Northwind" not in page.content.decode()  # nothing of the customer shown
+        sent = submit(client, world, submission_key=KEY_1)
+        assert sent.status_code == 403
+    assert not Invoice.objects.exists()
+    assert not AdhocInvoice.objects.exists()
+    assert not AuditEvent.objects.filter(action="invoice.submitted").exists()
+
+
+def test_every_value_the_manager_reads_is_in_the_content_hash(client_for, clerk, world):
+    from invoices.adhoc import adhoc_facts
+    from invoices.snapshots import invoice_content_hash
+
+    submit(client_for(clerk), world, customer_phone="+44 117 496 0000", comments="PO 4471")
+    invoice = Invoice.objects.get()
+    assert invoice.content_hash == invoice_content_hash(invoice)
+    shown = {f.label: f.value for f in adhoc_facts(invoice.adhoc_request)}
+    assert shown["Payment gateway"].startswith("Stripe USD")
+    assert shown["Payment method"].startswith("CARD Dana Whitfield •••• 4242")
+    # Change any stored value the page reads: the facts and the hash both change.
+    request = invoice.adhoc_request
+    paths = [(key,) for key in request if key not in ("lines", "shown")] + [
+        ("shown", key) for key in request["shown"]
+    ]
+    for path in paths:
+        changed = {**request, "shown": dict(request["shown"])}
+        target = changed if len(path) == 1 else changed["shown"]
+        value = target[path[-1]]
+        if isinstance(value, dict) or value is None:
+            continue
+        target[path[-1]] = (
+            value + 1 if isinstance(value, int) else ("2026-07-02" if "date" in path[-1] else "X")
+        )
+        invoice.adhoc_request = changed
+        assert invoice_content_hash(invoice) != invoice.content_hash, path
+        # (The currency's id and code are shown through its name; no shipping address here.)
+        if path[-1] not in ("currency_id", "currency_code", "shipping_country"):
+            assert adhoc_facts(changed) != adhoc_facts(request), path

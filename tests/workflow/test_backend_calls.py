@@ -1,11 +1,13 @@
 """How many backend calls each step of the clerk flow makes, on Zenskar over loopback HTTP.
 
 Goal: one call per step where the step needs the backend, none on a cached revisit. The counts
-asserted here are the ones reported for the product: search 1; open a contract 2 (its terms and
-its billing cycles, cached together); revisit 0; preview 0 (Zenskar has no dry run: the estimate
-is computed from the cached terms); submit 4 (the fresh cycle list the issue requires, generate,
-and the draft's invoice and line items); approve 3 (the draft's invoice and lines for the drift
-check, then approve).
+asserted here are the ones reported for the product (README, "Backend calls per step"): search 1;
+open a contract 2 read at the same time (its terms and its billing cycles, cached together);
+revisit 0; preview 0 (Zenskar has no dry run: the estimate is computed from the cached terms);
+submit 3 in two round trips (generate, then the draft's invoice and line items at the same time;
+the chosen cycle is checked against the cycle list fetched under a minute ago, and the draft's
+period against the cycle); approve 3 in two round trips (the draft's invoice and lines for the
+drift check, then approve).
 """
 
 import re
@@ -90,7 +92,6 @@ def test_calls_per_step(zenskar, client_for, clerk, manager):
         ),
     )
     assert submitted == {
-        "GET /contracts/{id}/billingCycles": 1,
         "POST /invoices/generate_invoice": 1,
         "GET /invoices/{id}": 1,
         "GET /invoices/{id}/line_items": 1,
@@ -109,3 +110,26 @@ def test_calls_per_step(zenskar, client_for, clerk, manager):
         "GET /invoices/{id}/line_items": 1,
         "PATCH /invoices/{id}/approve": 1,
     }
+
+
+def test_reject_makes_one_call(zenskar, client_for, clerk, manager):
+    contract = worked_example_contract()
+    client = client_for(clerk)
+    bill_for = "2026-06-28T00:00:00Z"
+    page = client.get(
+        reverse("invoices:new_cycle")
+        + "?"
+        + urlencode({"contract": contract.pk, "cycle": bill_for})
+    ).content.decode()
+    fp = re.search(r'name="cycle_fp" value="([0-9a-f]+)"', page).group(1)
+    client.post(
+        reverse("invoices:submit_cycle"),
+        {"contract": str(contract.pk), "cycle": bill_for, "cycle_fp": fp},
+    )
+    invoice = Invoice.objects.get()
+    rejected = calls_during(
+        zenskar,
+        lambda: services.invoice_reject(actor=manager, invoice_id=invoice.pk, reason="Seats"),
+    )
+    assert rejected == {"DELETE /invoices/{id}": 1}
+    assert Invoice.objects.get().upstream_cleanup_pending is False

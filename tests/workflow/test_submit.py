@@ -181,3 +181,75 @@ def test_a_draft_that_can_neither_be_read_nor_taken_back_is_kept_for_reconcile(f
     assert fake.drafts == {}
     assert not Invoice.objects.exists()
     assert submit(clerk).invoice.status == Invoice.Status.PENDING
+
+
+# --- two round trips: the cached cycle list, then the draft's own period --------------------
+def _listed_on_the_clerks_page():
+    from invoices import backend_cache
+
+    backend_cache.contract_and_cycles("c-1")
+
+
+def test_submit_checks_the_cycle_against_the_fresh_cached_list_without_listing_again(fake, clerk):
+    _listed_on_the_clerks_page()
+    fake.calls.clear()
+    invoice = submit(clerk).invoice
+    assert invoice.status == Invoice.Status.PENDING
+    assert fake.calls == {"generate_draft": 1, "get_draft": 1}
+
+
+def test_submit_lists_the_cycles_when_no_fresh_list_is_cached(fake, clerk):
+    submit(clerk)
+    assert fake.calls["list_billing_cycles"] == 1
+    assert fake.calls["generate_draft"] == 1
+
+
+def test_submit_lists_again_when_the_cached_list_lacks_the_cycle_as_shown(fake, clerk):
+    _listed_on_the_clerks_page()  # this server's list: MAY ends on 06-01
+    shorter = cycle("2026-05-01", "2026-05-31")  # the clerk saw a newer list (another server)
+    fake.cycles["c-1"] = (shorter, JUNE)
+    fake.lines[("c-1", shorter.bill_for_date)] = (line("Hosting", "100.00"),)
+    fake.calls.clear()
+    invoice = submit(clerk, shorter).invoice
+    assert invoice.cycle_end_date == shorter.end_date
+    assert fake.calls["list_billing_cycles"] == 1
+
+
+def test_a_draft_for_another_period_is_taken_back_and_the_fresh_list_shown(fake, clerk):
+    _listed_on_the_clerks_page()  # fresh for a minute: MAY is [05-01, 06-01)
+    fake.cycles["c-1"] = (cycle("2026-05-01", "2026-05-31"), JUNE)  # amended a moment later
+    with pytest.raises(services.StaleCycle, match="cycle list changed") as caught:
+        submit(clerk)
+    assert "2026-05-01 to 2026-05-31" in caught.value.message
+    assert caught.value.fresh_cycles[0].end_date == "2026-05-31T00:00:00Z"
+    assert fake.calls["generate_draft"] == 1 and fake.calls["delete_draft"] == 1
+    assert fake.drafts == {}
+    assert not Invoice.objects.exists()
+    event = AuditEvent.objects.get(action="invoice.submit_failed")
+    assert "not the chosen cycle" in event.reason
+
+
+def test_a_draft_for_another_period_that_cannot_be_taken_back_is_left_to_reconcile(fake, clerk):
+    from django.core.management import call_command
+
+    _listed_on_the_clerks_page()
+    fake.cycles["c-1"] = (cycle("2026-05-01", "2026-05-31"), JUNE)
+    fake.fail("delete_draft", BackendUnavailable("connection refused"))
+    with pytest.raises(services.StaleCycle, match="taken back automatically"):
+        submit(clerk)
+    intent = Invoice.objects.get()
+    assert intent.status == Invoice.Status.SUBMITTING
+    assert "not the chosen cycle" in intent.failure_message
+    call_command("reconcile", "--older-than", "0")
+    assert fake.drafts == {} and not Invoice.objects.exists()
+
+
+def test_the_preview_total_is_computed_by_the_server(fake, clerk):
+    invoice = services.invoice_submit_cycle(
+        actor=clerk,
+        contract_id="c-1",
+        cycle_key=MAY.key,
+        cycle_fp=services.cycle_fingerprint(MAY),
+    ).invoice
+    assert invoice.preview_total_minor == 15000
+    assert not invoice.preview_differs

@@ -27,7 +27,6 @@ def post_submit(client, c=MAY, **extra):
         "contract": "c-1",
         "cycle": c.key,
         "cycle_fp": services.cycle_fingerprint(c),
-        "preview_total_minor": "15000",
         **extra,
     }
     return client.post(
@@ -186,6 +185,16 @@ def test_submit_redirects_to_the_new_invoice(client_for, clerk, fake):
     assert invoice.status == Invoice.Status.PENDING
 
 
+def test_a_preview_total_sent_by_the_browser_is_ignored(client_for, clerk, fake):
+    response = post_submit(client_for(clerk), preview_total_minor="1")
+    assert response.status_code == 302
+    invoice = Invoice.objects.get()
+    assert invoice.preview_total_minor == 15000  # recomputed by the server, not the posted 1
+    assert not invoice.preview_differs
+    page = client_for(clerk).get(url(contract="c-1", cycle=JUNE.key)).content.decode()
+    assert 'name="preview_total_minor"' not in page
+
+
 def test_htmx_submit_redirects_the_browser(client_for, clerk, fake):
     response = post_submit(client_for(clerk), htmx=True)
     assert response.status_code == 200
@@ -234,10 +243,10 @@ def test_double_submit_gives_a_friendly_link_to_the_live_invoice(client_for, cle
 
 def test_zero_total_submit_without_confirmation_is_refused(client_for, clerk, fake):
     fake.lines[("c-1", MAY.bill_for_date)] = (line("Hosting", "0.00"),)
-    response = post_submit(client_for(clerk), preview_total_minor="0")
+    response = post_submit(client_for(clerk))
     assert response.status_code == 422
     assert not Invoice.objects.exists()
-    response = post_submit(client_for(clerk), preview_total_minor="0", confirm_empty="on")
+    response = post_submit(client_for(clerk), confirm_empty="on")
     assert response.status_code == 302
     assert Invoice.objects.get().total_minor == 0
 
@@ -251,8 +260,13 @@ def test_submit_backend_down_is_inline_never_a_500(client_for, clerk, fake):
 
 
 def test_submit_with_a_broken_form_is_not_a_crash(client_for, clerk, fake):
-    response = client_for(clerk).post(SUBMIT, {"contract": "c-1"})
-    assert response.status_code == 302
+    client = client_for(clerk)
+    response = client.post(SUBMIT, {"contract": "c-1"})
+    assert (response.status_code, response.url) == (302, NEW)
+    assert not Invoice.objects.exists()
+    assert fake.calls == {}  # nothing was asked of, or sent to, the backend
+    page = client.get(response.url).content.decode()
+    assert "That submission was incomplete; choose the cycle again." in page
 
 
 # --- roles ----------------------------------------------------------------------------------
@@ -266,10 +280,17 @@ def test_only_clerks_reach_the_clerk_flow(client_for, request, fake, who):
 
 
 @pytest.mark.parametrize("who", ["clerk", "auditor", "outsider"])
-def test_only_managers_reach_approvals(client_for, request, fake, who):
-    assert (
-        client_for(request.getfixturevalue(who)).get(reverse("invoices:inbox")).status_code == 403
-    )
+def test_only_managers_reach_approvals(client_for, request, fake, clerk2, manager, who):
+    pending = services.invoice_submit_cycle(
+        actor=clerk2, contract_id="c-1", cycle_key=MAY.key, cycle_fp=services.cycle_fingerprint(MAY)
+    ).invoice
+    response = client_for(request.getfixturevalue(who)).get(reverse("invoices:inbox"))
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "Approvals" not in html.split("<main", 1)[1]  # the refusal page, not the inbox
+    assert f"#{pending.pk}" not in html and "Acme Ltd" not in html
+    shown = client_for(manager).get(reverse("invoices:inbox")).content.decode()
+    assert f"#{pending.pk}" in shown and "Acme Ltd" in shown  # what was withheld
 
 
 def test_outsiders_cannot_read_an_invoice(client_for, clerk, outsider, fake):

@@ -276,4 +276,5 @@ def _draft(info: api.InvoiceInfo) -> Draft:
         lines=lines,
         contract_id=info.contract_id,
         customer_id=info.customer_id,
+        period=(info.period_start, info.period_end),
     )
