@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from django.db import models
 
-from . import roles
+from . import extensions, roles
 
 
 class Status(models.TextChoices):
@@ -104,7 +104,10 @@ TRANSITIONS: dict[str, Transition] = {
         _t("submit_adhoc.record", {NEW}, S.PENDING, "invoice.submitted"),
         # Clerk: revising makes a new, linked submission; the rejected invoice stays as it is.
         _t("revise.start", {S.REJECTED}, S.REJECTED, ""),
-        # Manager: approve is an intent committed before the upstream write, then its result.
+        # Manager: an invoice that needs two approvals (an approval policy) records the first
+        # one and stays pending; the last approval is an intent committed before the upstream
+        # write, then its result.
+        _t("approve.stage", {S.PENDING}, S.PENDING, "invoice.stage_approved"),
         _t(
             "approve.start",
             {S.PENDING},
@@ -181,17 +184,43 @@ def outcome_unknown(invoice) -> bool:
     return invoice.status == S.FAILED and invoice.failure_code == "outcome_unknown"
 
 
-def _has_next_version(invoice) -> bool:
+def _has_next_version(invoice, user) -> bool:
     annotated = getattr(invoice, "has_next_version", None)
     if annotated is not None:
         return annotated
     return hasattr(invoice, "next_version")  # the reverse one-to-one: one query
 
 
+def _outcome_unknown(invoice, user) -> bool:
+    return outcome_unknown(invoice)
+
+
+def speaks_for(user) -> tuple:
+    """The people a decision by `user` is made for: the user, and anyone they stand in for
+    while that person is away (an approval policy's delegation; see invoices.extensions)."""
+    return (user, *extensions.acting_for(user))
+
+
+def _approved_an_earlier_stage(invoice, user) -> bool:
+    """Each approval stage is a different person: whoever approved an earlier stage (in their own
+    name or standing in for someone) may not approve a later one, nor may the person they stood
+    in for."""
+    if invoice.stages_required < 2:
+        return False
+    earlier = invoice.earlier_stage_people
+    return any(person.pk in earlier for person in speaks_for(user))
+
+
 @dataclass(frozen=True)
 class Guard:
-    blocks: Callable[[object], bool]  # True when the action must be refused
+    blocks: Callable[[object, object], bool]  # (invoice, user) -> True: refuse the action
     message: str
+
+
+OTHER_STAGE = (
+    "You already approved an earlier stage of this invoice (or stand in for who did): another "
+    "manager must approve this stage."
+)
 
 
 @dataclass(frozen=True)
@@ -220,6 +249,7 @@ ACTIONS: dict[str, Action] = {
             "approve invoices",
             "four_eyes",
             "This invoice is {status}, not pending approval.",
+            (Guard(_approved_an_earlier_stage, OTHER_STAGE),),
         ),
         Action(
             "retry",
@@ -228,7 +258,12 @@ ACTIONS: dict[str, Action] = {
             "approve invoices",
             "four_eyes",
             "Only a failed approval can be retried.",
-            (Guard(lambda inv: inv.failure_code == "already_invoiced", ALREADY_INVOICED_RETRY),),
+            (
+                Guard(
+                    lambda inv, user: inv.failure_code == "already_invoiced", ALREADY_INVOICED_RETRY
+                ),
+                Guard(_approved_an_earlier_stage, OTHER_STAGE),
+            ),
         ),
         Action(
             "reject",
@@ -237,7 +272,7 @@ ACTIONS: dict[str, Action] = {
             "reject invoices",
             "four_eyes",
             "This invoice is {status}; only pending or failed invoices can be rejected.",
-            (Guard(outcome_unknown, MAY_HAVE_BEEN_APPROVED),),
+            (Guard(_outcome_unknown, MAY_HAVE_BEEN_APPROVED),),
         ),
         Action(
             "withdraw",
@@ -246,7 +281,7 @@ ACTIONS: dict[str, Action] = {
             "withdraw invoices",
             "submitter",
             "This invoice is {status}; only pending or failed invoices can be withdrawn.",
-            (Guard(outcome_unknown, MAY_HAVE_BEEN_APPROVED),),
+            (Guard(_outcome_unknown, MAY_HAVE_BEEN_APPROVED),),
         ),
         Action(
             "revise",
@@ -284,11 +319,19 @@ def refusal(action: str, invoice, user) -> Refusal | None:
         return Refusal(
             True, f"You submitted this invoice, so you cannot {action} it: another manager must."
         )
+    if rule.who == "four_eyes":
+        for principal in speaks_for(user)[1:]:
+            if invoice.submitted_by_id == principal.pk:
+                return Refusal(
+                    True,
+                    f"You stand in for {principal.get_username()}, who submitted this invoice, "
+                    f"so you cannot {action} it: another manager must.",
+                )
     if invoice.status not in rule.sources:
         label = Status(invoice.status).label.lower() if invoice.status else "new"
         return Refusal(False, rule.wrong_status.format(status=label))
     for guard in rule.guards:
-        if guard.blocks(invoice):
+        if guard.blocks(invoice, user):
             return Refusal(False, guard.message)
     return None
 

@@ -296,7 +296,7 @@ def test_an_unexpected_error_is_the_plain_500_page(clerk, monkeypatch):
 
 NAV_BY_ROLE = {
     "clerk": {"Home", "New invoice", "New ad-hoc invoice", "My invoices", "History"},
-    "manager": {"Home", "Approvals", "History"},
+    "manager": {"Home", "Approvals", "Absences", "History"},
     "auditor": {"Home", "History", "Audit log", "Admin"},
     "outsider": {"Home"},
     "superuser": {
@@ -305,6 +305,7 @@ NAV_BY_ROLE = {
         "New ad-hoc invoice",
         "My invoices",
         "Approvals",
+        "Absences",
         "History",
         "Audit log",
         "Admin",
@@ -327,7 +328,7 @@ def test_each_role_sees_the_navigation_of_what_it_may_do(client, request, who):
 # Pages each role may open (GET); every other app page answers 403 for that role.
 ALLOWED_PAGES = {
     "clerk": {"invoices:new_cycle", "invoices:new_adhoc", "invoices:mine", "invoices:history"},
-    "manager": {"invoices:inbox", "invoices:history"},
+    "manager": {"invoices:inbox", "invoices:history", "policies:absences"},
     "auditor": {
         "invoices:history",
         "invoices:audit",
@@ -345,6 +346,7 @@ GET_PAGES = [
     "invoices:history_export",
     "invoices:audit",
     "invoices:audit_export",
+    "policies:absences",
 ]
 
 

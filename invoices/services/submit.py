@@ -29,6 +29,7 @@ from ..backends.base import (
     CycleNotMatched,
     Draft,
 )
+from ..flags import flags_for
 from ..models import Invoice
 from ..snapshots import content_hash, invoice_content_hash, lines_total_minor, snapshot_lines
 from . import records
@@ -91,7 +92,7 @@ def invoice_submit_cycle(
     records.require(actor, roles.SUBMIT, "submit invoices")
     records.check_revision(actor=actor, previous=previous, kind=Invoice.Kind.CYCLE)
     backend = cycle_backend()
-    contract, cycle = _chosen_cycle(contract_id, cycle_key, cycle_fp, previous)
+    contract, cycle, cycles = _chosen_cycle(contract_id, cycle_key, cycle_fp, previous)
     intent = _claim(actor, backend, contract, cycle, preview_total_minor, previous)
     draft_id = _generate(actor, backend, intent, contract, cycle)
     draft, lines, total_minor = _read_back(actor, backend, intent, draft_id)
@@ -104,12 +105,14 @@ def invoice_submit_cycle(
             if not lines
             else "The backend's draft totals zero. Tick the confirmation to submit it anyway."
         )
-    return SubmitResult(_record(actor, intent, draft, lines, total_minor, previous))
+    return SubmitResult(_record(actor, intent, draft, lines, total_minor, previous, cycles))
 
 
-def _chosen_cycle(contract_id, cycle_key, cycle_fp, previous) -> tuple[Contract, BillingCycle]:
-    """The contract, and the chosen cycle as the backend lists it now: it must still be in the
-    list exactly as it was shown."""
+def _chosen_cycle(
+    contract_id, cycle_key, cycle_fp, previous
+) -> tuple[Contract, BillingCycle, tuple]:
+    """The contract, and the chosen cycle as the backend lists it now (with the whole list): it
+    must still be in the list exactly as it was shown."""
     contract, _ = backend_cache.contract(contract_id)
     cycles, _ = backend_cache.billing_cycles(contract_id, refresh=True)
     cycle = next((c for c in cycles if c.key == cycle_key), None)
@@ -123,7 +126,7 @@ def _chosen_cycle(contract_id, cycle_key, cycle_fp, previous) -> tuple[Contract,
         previous.contract_id != contract.id or previous.cycle_bill_for_date != cycle.bill_for_date
     ):
         raise InvalidTransition("A revision must be for the same contract and billing cycle.")
-    return contract, cycle
+    return contract, cycle, cycles
 
 
 def _claim(actor, backend, contract, cycle, preview_total_minor, previous) -> Invoice:
@@ -238,8 +241,9 @@ def _read_back(actor, backend, intent: Invoice, draft_id: str) -> tuple[Draft, l
     return draft, lines, total_minor
 
 
-def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous) -> Invoice:
-    """4. The result: the snapshot and its hash, pending approval."""
+def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous, cycles) -> Invoice:
+    """4. The result: the snapshot and its hash, what is unusual about it and how many approvals
+    it needs, pending approval."""
     with transaction.atomic():
         invoice = records.locked(intent.pk)
         invoice.lines = lines
@@ -247,6 +251,7 @@ def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous) 
         invoice.upstream_id = draft.id
         invoice.upstream_number = draft.number
         invoice.content_hash = invoice_content_hash(invoice)
+        _assess(invoice, cycles)
         records.transition(
             invoice,
             "submit.record",
@@ -257,9 +262,19 @@ def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous) 
                 "preview_total_minor": invoice.preview_total_minor,
                 "lines": len(lines),
                 "content_hash": invoice.content_hash,
+                "stages_required": invoice.stages_required,
+                "policy": invoice.policy.get("rule", ""),
+                "flags": [flag["code"] for flag in invoice.flags],
                 "previous_id": previous.pk if previous else None,
             },
-            fields=("lines", "total_minor", "upstream_id", "upstream_number", "content_hash"),
+            fields=(
+                "lines",
+                "total_minor",
+                "upstream_id",
+                "upstream_number",
+                "content_hash",
+                *ASSESSED,
+            ),
         )
         if lines_total_minor(lines) != total_minor:
             log.warning("invoice %s: upstream total differs from the sum of its lines", invoice.pk)
@@ -319,6 +334,7 @@ def _create_adhoc(actor, backend, request, customer_name, previous, submission_k
         )
         records.link_revision(invoice, previous)
         invoice.content_hash = invoice_content_hash(invoice)
+        _assess(invoice, ())
         records.create(
             invoice,
             "submit_adhoc.record",
@@ -327,12 +343,27 @@ def _create_adhoc(actor, backend, request, customer_name, previous, submission_k
                 "total_minor": invoice.total_minor,
                 "lines": len(request.lines),
                 "content_hash": invoice.content_hash,
+                "stages_required": invoice.stages_required,
+                "policy": invoice.policy.get("rule", ""),
+                "flags": [flag["code"] for flag in invoice.flags],
                 "previous_id": previous.pk if previous else None,
             },
         )
         notifications.on_submitted(invoice)
         extensions.send_after_commit(extensions.invoice_submitted, invoice_id=invoice.pk)
     return invoice
+
+
+ASSESSED = ("flags", "stages_required", "policy")
+
+
+def _assess(invoice: Invoice, cycles) -> None:
+    """What is unusual about it, and how many approvals it needs (the approval policy), decided
+    once, at submission, and kept with the snapshot."""
+    invoice.flags = flags_for(invoice, cycles=cycles)
+    decision = extensions.approval_policy(invoice)
+    invoice.stages_required = decision.stages
+    invoice.policy = {"rule": decision.rule, "why": decision.why}
 
 
 def _midnight(day: date) -> datetime:
