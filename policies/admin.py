@@ -1,6 +1,8 @@
 """Approval rules are edited by superusers here (every change audited); absences and reminders
 are shown read-only to those who may read the audit trail."""
 
+from decimal import Decimal
+
 from django.contrib import admin
 from django.db import transaction
 from django.forms.models import model_to_dict
@@ -13,7 +15,10 @@ from .models import Absence, ApprovalRule, Reminder
 
 def _snapshot(rule: ApprovalRule) -> dict:
     data = model_to_dict(rule)
-    data["threshold"] = None if rule.threshold is None else str(rule.threshold)
+    # The column's own precision, whether read back or just typed.
+    data["threshold"] = (
+        None if rule.threshold is None else str(Decimal(rule.threshold).quantize(Decimal("0.001")))
+    )
     return data
 
 

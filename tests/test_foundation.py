@@ -241,7 +241,9 @@ def test_seed_demo_creates_users_data_and_a_history_and_is_idempotent(settings):
     first = run()
     assert "clerk2" in first and "billing-demo" in first
     users = set(get_user_model().objects.values_list("username", flat=True))
-    assert {"clerk", "clerk2", "manager", "manager2", "auditor", "admin"} <= users
+    assert {"clerk", "clerk2", "manager", "manager2", "auditor", "admin", "deputy"} <= users
+    assert not get_user_model().objects.get(username="deputy").groups.exists()
+    assert "USD invoices of 5,000.00 or more need two approvals" in first
     assert get_user_model().objects.get(username="admin").is_superuser
     assert get_user_model().objects.get(username="clerk").check_password("billing-demo")
     assert Contract.objects.count() >= 120
