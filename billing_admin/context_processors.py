@@ -1,3 +1,5 @@
+from django.apps import apps
+
 from invoices import roles
 
 
@@ -19,7 +21,11 @@ def navigation(request):
         items.append(("invoices:history", "History"))
     if user.has_perm(roles.AUDIT):
         items.append(("invoices:audit", "Audit log"))
-        items.append(("documents:index", "Invoice PDFs"))
+    # Apps built on invoices add their own pages (AppConfig.nav_items(user) -> [(url, label)]).
+    for config in apps.get_app_configs():
+        contribute = getattr(config, "nav_items", None)
+        if callable(contribute):
+            items += contribute(user)
     if user.is_staff or user.has_perm(roles.AUDIT):
         items.append(("admin:index", "Admin"))
     current = getattr(getattr(request, "resolver_match", None), "view_name", "")

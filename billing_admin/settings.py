@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "billing_engine",
     "invoices",
     "documents",
+    "policies",
 ]
 
 MIDDLEWARE = [
@@ -129,6 +130,8 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://billing-a
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # A delegate stands in for an absent manager (approval policies).
+    "policies.delegation.DelegationBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -214,6 +217,18 @@ DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="billing-admin
 NOTIFICATION_RETRY_MINUTES = env.int("NOTIFICATION_RETRY_MINUTES", default=5)
 # Links in notification e-mails point here.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
+# --- Approval policies ----------------------------------------------------------------------
+# An invoice pending longer than this reminds whoever may approve it; longer still, it is
+# escalated to the members of this group. Both appear on the home page ("waiting on me").
+APPROVAL_REMIND_AFTER_HOURS = env.int("APPROVAL_REMIND_AFTER_HOURS", default=24)
+APPROVAL_ESCALATE_AFTER_HOURS = env.int("APPROVAL_ESCALATE_AFTER_HOURS", default=72)
+APPROVAL_ESCALATION_GROUP = env.str("APPROVAL_ESCALATION_GROUP", default="Billing escalations")
+# What the manager is told is unusual about a cycle invoice (invoices.flags): a total that moved
+# by at least this many percent against the last approved one, a quantity that grew or shrank by
+# at least this factor.
+FLAG_TOTAL_CHANGE_PERCENT = env.int("FLAG_TOTAL_CHANGE_PERCENT", default=25)
+FLAG_QUANTITY_JUMP_FACTOR = env.float("FLAG_QUANTITY_JUMP_FACTOR", default=2.0)
 
 # --- Background tasks -----------------------------------------------------------------------
 # Django's Tasks API. The default keeps tasks in the database (django-tasks-db): `manage.py

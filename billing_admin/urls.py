@@ -18,6 +18,7 @@ urlpatterns = [
     path(settings.ADMIN_URL_PREFIX, admin.site.urls),
     path("", include("invoices.urls")),
     path("", include("documents.urls")),
+    path("", include("policies.urls")),
 ]
 
 handler403 = "invoices.views.home.permission_denied"

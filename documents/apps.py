@@ -28,6 +28,12 @@ class DocumentsConfig(AppConfig):
         if panels.PANEL not in extensions.invoice_page_panels:
             extensions.invoice_page_panels.append(panels.PANEL)
 
+    def nav_items(self, user) -> list[tuple[str, str]]:
+        """Auditors download a period's PDFs."""
+        from invoices import roles
+
+        return [("documents:index", "Invoice PDFs")] if user.has_perm(roles.AUDIT) else []
+
     def sweep(self, older_than: timedelta) -> list[str]:
         """Enqueue the rendering of approved invoices still missing their original PDF."""
         from . import rendering, services

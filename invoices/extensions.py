@@ -8,6 +8,9 @@ without `invoices` importing them (tests/test_layering.py).
   A panel costs the page its own queries: keep it to one or two, whatever the invoice.
 - Signals, sent after the change has committed (receivers may enqueue tasks):
   `invoice_submitted(invoice_id)` and `invoice_approved(invoice_id)`.
+- Approval policy: `approval_policy` decides, when an invoice is submitted, how many approval
+  stages it needs and why (an app sets it in ready(); the default is one stage). `delegations`
+  says whom a person stands in for while they are away (an app sets it; default: nobody).
 """
 
 from __future__ import annotations
@@ -30,6 +33,42 @@ class Panel:
 
 
 invoice_page_panels: list[Panel] = []
+
+
+@dataclass(frozen=True)
+class PolicyDecision:
+    stages: int  # approvals needed before the invoice goes to the backend (1 or 2)
+    rule: str = ""  # the rule that applied, as a person reads it
+    why: str = ""  # why it applied to this invoice
+
+
+DEFAULT_POLICY = PolicyDecision(1, "", "One manager's approval (no approval policy applies).")
+
+
+def _one_stage(invoice) -> PolicyDecision:
+    return DEFAULT_POLICY
+
+
+def _nobody(user) -> tuple:
+    return ()
+
+
+#: (invoice about to be submitted) -> PolicyDecision. Replaced by the approval-policies app.
+approval_policy: Callable[..., PolicyDecision] = _one_stage
+#: (user) -> the users `user` stands in for right now. Replaced by the approval-policies app.
+delegations: Callable[..., tuple] = _nobody
+
+
+def acting_for(user) -> tuple:
+    """The people `user` stands in for right now (empty for most people, most of the time)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return ()
+    # Cached on the user object for its request, as Django caches permissions (`_perm_cache`).
+    cached = getattr(user, "_acting_for_cache", None)
+    if cached is None:
+        cached = tuple(delegations(user))
+        user._acting_for_cache = cached
+    return cached
 
 
 def panels_for(invoice, user) -> list[dict]:

@@ -124,6 +124,13 @@ class Invoice(models.Model):
     correction_step = models.CharField(
         max_length=16, blank=True, choices=CorrectionStep.choices, default=""
     )
+    # Decided at submission by the approval policy (invoices.extensions.approval_policy): how
+    # many approvals it needs, and which rule said so and why (shown on its page).
+    stages_required = models.PositiveSmallIntegerField(default=1)
+    policy = models.JSONField(default=dict, blank=True)
+    # What is unusual about it (invoices.flags), computed once at submission: a list of
+    # {"code": ..., "text": ...}.
+    flags = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -170,6 +177,10 @@ class Invoice(models.Model):
                 name="one_live_void_per_invoice",
                 violation_error_message="This invoice already has a void in progress.",
             ),
+            models.CheckConstraint(
+                condition=Q(stages_required__gte=1) & Q(stages_required__lte=2),
+                name="one_or_two_approval_stages",
+            ),
         ]
         indexes = [
             models.Index(fields=["-submitted_at", "-id"], name="inv_submitted_idx"),
@@ -213,8 +224,63 @@ class Invoice(models.Model):
         return workflow.outcome_unknown(self)
 
     @property
+    def earlier_stage_people(self) -> frozenset[int]:
+        """Ids of who approved a stage before the last one (and whom they stood in for): none
+        of them may approve a later stage. One query, cached; none for one-stage invoices."""
+        if self.stages_required < 2:
+            return frozenset()
+        cached = getattr(self, "_earlier_stage_people", None)
+        if cached is None:
+            # .all(): uses prefetch_related("stage_approvals") where a list page did one.
+            cached = frozenset(
+                pk
+                for approval in self.stage_approvals.all()
+                if approval.stage < self.stages_required
+                for pk in (approval.approver_id, approval.on_behalf_of_id)
+                if pk is not None
+            )
+            self._earlier_stage_people = cached
+        return cached
+
+    @property
+    def stages_done(self) -> int:
+        """Approval stages recorded before the last one (see StageApproval)."""
+        if self.stages_required < 2:
+            return 0
+        return sum(1 for a in self.stage_approvals.all() if a.stage < self.stages_required)
+
+    @property
     def preview_differs(self) -> bool:
         return self.preview_total_minor is not None and self.preview_total_minor != self.total_minor
+
+
+class StageApproval(models.Model):
+    """One approval stage of an invoice that needs more than one (an approval policy). The last
+    stage is the approval that goes to the backend (Invoice.decided_by); earlier ones are kept
+    here, each naming the content hash its approver saw."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="stage_approvals")
+    stage = models.PositiveSmallIntegerField()
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    content_hash = models.CharField(max_length=64)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["invoice", "stage"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "stage"], name="one_approval_per_stage"),
+            models.UniqueConstraint(
+                fields=["invoice", "approver"], name="each_stage_a_different_approver"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"stage {self.stage} of invoice {self.invoice_id} by {self.approver_id}"
 
 
 class AuditChainHead(models.Model):

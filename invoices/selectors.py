@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db.models import Count, Exists, Min, OuterRef, QuerySet
@@ -15,7 +16,7 @@ from .adhoc import adhoc_changes, adhoc_facts
 from .backends.base import BillingCycle, Contract
 from .forms import ApproveForm, AuditFilterForm, HistoryFilterForm, RejectForm
 from .keyset import PAGE_SIZE, keyset_page
-from .models import AuditEvent, Invoice
+from .models import AuditEvent, Invoice, StageApproval
 from .snapshots import diff_lines
 
 S = Invoice.Status
@@ -92,6 +93,7 @@ def approval_inbox(user, *, limit: int = 200) -> list[Invoice]:
     invoices = list(
         Invoice.objects.filter(status__in=workflow.INBOX_STATUSES)
         .select_related("submitted_by")
+        .prefetch_related("stage_approvals")
         .defer("lines")
         .order_by("submitted_at", "id")[:limit]
     )
@@ -129,6 +131,13 @@ def invoice_page(invoice: Invoice, user) -> dict:
     )
     is_submitter = invoice.submitted_by_id == user.pk
     invoice.has_next_version = any(v.previous_id == invoice.pk for v in versions)
+    stages = list(
+        StageApproval.objects.filter(invoice=invoice).select_related("approver", "on_behalf_of")
+    )
+    invoice._prefetched_objects_cache = {
+        **getattr(invoice, "_prefetched_objects_cache", {}),
+        "stage_approvals": stages,
+    }
     actions = workflow.allowed_actions(invoice, user)
     return {
         "invoice": invoice,
@@ -148,6 +157,8 @@ def invoice_page(invoice: Invoice, user) -> dict:
         "reject_form": RejectForm(),
         "panels": extensions.panels_for(invoice, user),
         "correction": correction_context(invoice),
+        "stage_approvals": stages,
+        "standing_in_for": workflow.speaks_for(user)[1:],
     }
 
 
@@ -200,19 +211,51 @@ def _status_counts() -> tuple[dict[str, int], datetime]:
     return cache.get_or_set("home:status-counts", count, STATUS_COUNTS_SECONDS)
 
 
+WAITING_SHOWN = 10
+
+
+def waiting_on(user):
+    """Pending invoices `user` may approve now, oldest first: not their own or those of whom
+    they stand in for, and not those of which they (or whom they stand in for) approved an
+    earlier stage (the same rules as workflow.ACTIONS["approve"], as one query)."""
+    people = [p.pk for p in workflow.speaks_for(user)]
+    return (
+        Invoice.objects.filter(status__in=workflow.ACTIONS["approve"].sources)
+        .exclude(submitted_by__in=people)
+        .exclude(stage_approvals__approver__in=people)
+        .exclude(stage_approvals__on_behalf_of__in=people)
+        .order_by("submitted_at", "id")
+    )
+
+
+def _with_age(invoices) -> list[Invoice]:
+    """Each invoice with how long it has waited, and whether reminders and escalation are due."""
+    now = timezone.now()
+    remind = timedelta(hours=settings.APPROVAL_REMIND_AFTER_HOURS)
+    escalate = timedelta(hours=settings.APPROVAL_ESCALATE_AFTER_HOURS)
+    rows = list(invoices)
+    for invoice in rows:
+        waited = now - invoice.submitted_at
+        invoice.waited_hours = int(waited.total_seconds() // 3600)
+        invoice.overdue = (
+            "escalated" if waited >= escalate else "reminded" if waited >= remind else ""
+        )
+    return rows
+
+
 def home_dashboard(user) -> dict:
     counts, counted_at = _status_counts()
     status_counts = [(value, label, counts.get(value, 0)) for value, label in S.choices]
     context: dict = {"status_counts": status_counts, "counted_at": counted_at}
     pending = Invoice.objects.filter(status=S.PENDING)
     if user.has_perm(roles.APPROVE):
-        context["waiting_for_me"] = pending.exclude(submitted_by=user).count()
-        context["oldest_pending"] = (
-            pending.exclude(submitted_by=user)
-            .select_related("submitted_by")
-            .order_by("submitted_at", "id")
-            .first()
+        mine = waiting_on(user)
+        context["waiting_for_me"] = mine.count()
+        context["waiting_items"] = _with_age(
+            mine.select_related("submitted_by").defer(*LIST_DEFERRED)[:WAITING_SHOWN]
         )
+        context["remind_after_hours"] = settings.APPROVAL_REMIND_AFTER_HOURS
+        context["escalate_after_hours"] = settings.APPROVAL_ESCALATE_AFTER_HOURS
         context["failed_count"] = Invoice.objects.filter(status=S.FAILED).count()
     if user.has_perm(roles.SUBMIT):
         mine = Invoice.objects.filter(submitted_by=user).defer(*LIST_DEFERRED)

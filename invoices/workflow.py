@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from django.db import models
 
-from . import roles
+from . import extensions, roles
 
 
 class Status(models.TextChoices):
@@ -116,7 +116,10 @@ TRANSITIONS: dict[str, Transition] = {
         _t("correct.apply", {S.APPROVED}, S.VOIDED, "invoice.voided"),
         # Clerk: a voided invoice is re-issued as a new, linked submission.
         _t("reissue.start", {S.VOIDED}, S.VOIDED, ""),
-        # Manager: approve is an intent committed before the upstream write, then its result.
+        # Manager: an invoice that needs two approvals (an approval policy) records the first
+        # one and stays pending; the last approval is an intent committed before the upstream
+        # write, then its result.
+        _t("approve.stage", {S.PENDING}, S.PENDING, "invoice.stage_approved"),
         _t(
             "approve.start",
             {S.PENDING},
@@ -213,7 +216,7 @@ def is_correction(invoice) -> bool:
     return invoice.kind in CORRECTION_KINDS
 
 
-def _void_pending(invoice) -> bool:
+def _void_pending(invoice, user=None) -> bool:
     """A live void of this invoice exists (annotated as `has_live_void` on lists)."""
     annotated = getattr(invoice, "has_live_void", None)
     if annotated is not None:
@@ -223,17 +226,43 @@ def _void_pending(invoice) -> bool:
     return invoice.corrections.filter(kind="void", status__in=LIVE_STATUSES).exists()
 
 
-def _has_next_version(invoice) -> bool:
+def _has_next_version(invoice, user) -> bool:
     annotated = getattr(invoice, "has_next_version", None)
     if annotated is not None:
         return annotated
     return hasattr(invoice, "next_version")  # the reverse one-to-one: one query
 
 
+def _outcome_unknown(invoice, user) -> bool:
+    return outcome_unknown(invoice)
+
+
+def speaks_for(user) -> tuple:
+    """The people a decision by `user` is made for: the user, and anyone they stand in for
+    while that person is away (an approval policy's delegation; see invoices.extensions)."""
+    return (user, *extensions.acting_for(user))
+
+
+def _approved_an_earlier_stage(invoice, user) -> bool:
+    """Each approval stage is a different person: whoever approved an earlier stage (in their own
+    name or standing in for someone) may not approve a later one, nor may the person they stood
+    in for."""
+    if invoice.stages_required < 2:
+        return False
+    earlier = invoice.earlier_stage_people
+    return any(person.pk in earlier for person in speaks_for(user))
+
+
 @dataclass(frozen=True)
 class Guard:
-    blocks: Callable[[object], bool]  # True when the action must be refused
+    blocks: Callable[[object, object], bool]  # (invoice, user) -> True: refuse the action
     message: str
+
+
+OTHER_STAGE = (
+    "You already approved an earlier stage of this invoice (or stand in for who did): another "
+    "manager must approve this stage."
+)
 
 
 @dataclass(frozen=True)
@@ -262,6 +291,7 @@ ACTIONS: dict[str, Action] = {
             "approve invoices",
             "four_eyes",
             "This invoice is {status}, not pending approval.",
+            (Guard(_approved_an_earlier_stage, OTHER_STAGE),),
         ),
         Action(
             "retry",
@@ -271,8 +301,11 @@ ACTIONS: dict[str, Action] = {
             "four_eyes",
             "Only a failed approval can be retried.",
             (
-                Guard(lambda inv: inv.failure_code == "already_invoiced", ALREADY_INVOICED_RETRY),
-                Guard(lambda inv: inv.failure_code == "refused_upstream", REFUSED_RETRY),
+                Guard(
+                    lambda inv, user: inv.failure_code == "already_invoiced", ALREADY_INVOICED_RETRY
+                ),
+                Guard(lambda inv, user: inv.failure_code == "refused_upstream", REFUSED_RETRY),
+                Guard(_approved_an_earlier_stage, OTHER_STAGE),
             ),
         ),
         Action(
@@ -282,7 +315,7 @@ ACTIONS: dict[str, Action] = {
             "reject invoices",
             "four_eyes",
             "This invoice is {status}; only pending or failed invoices can be rejected.",
-            (Guard(outcome_unknown, MAY_HAVE_BEEN_APPROVED),),
+            (Guard(_outcome_unknown, MAY_HAVE_BEEN_APPROVED),),
         ),
         Action(
             "withdraw",
@@ -291,7 +324,7 @@ ACTIONS: dict[str, Action] = {
             "withdraw invoices",
             "submitter",
             "This invoice is {status}; only pending or failed invoices can be withdrawn.",
-            (Guard(outcome_unknown, MAY_HAVE_BEEN_APPROVED),),
+            (Guard(_outcome_unknown, MAY_HAVE_BEEN_APPROVED),),
         ),
         Action(
             "revise",
@@ -314,7 +347,10 @@ ACTIONS: dict[str, Action] = {
             "request corrections",
             "anyone",
             "This invoice is {status}; only an approved invoice can be corrected.",
-            (Guard(is_correction, CORRECTION_OF_CORRECTION), Guard(_void_pending, VOID_PENDING)),
+            (
+                Guard(lambda inv, user: is_correction(inv), CORRECTION_OF_CORRECTION),
+                Guard(_void_pending, VOID_PENDING),
+            ),
         ),
         Action(
             "reissue",
@@ -352,11 +388,19 @@ def refusal(action: str, invoice, user) -> Refusal | None:
         return Refusal(
             True, f"You submitted this invoice, so you cannot {action} it: another manager must."
         )
+    if rule.who == "four_eyes":
+        for principal in speaks_for(user)[1:]:
+            if invoice.submitted_by_id == principal.pk:
+                return Refusal(
+                    True,
+                    f"You stand in for {principal.get_username()}, who submitted this invoice, "
+                    f"so you cannot {action} it: another manager must.",
+                )
     if invoice.status not in rule.sources:
         label = Status(invoice.status).label.lower() if invoice.status else "new"
         return Refusal(False, rule.wrong_status.format(status=label))
     for guard in rule.guards:
-        if guard.blocks(invoice):
+        if guard.blocks(invoice, user):
             return Refusal(False, guard.message)
     return None
 

@@ -241,7 +241,9 @@ def test_seed_demo_creates_users_data_and_a_history_and_is_idempotent(settings):
     first = run()
     assert "clerk2" in first and "billing-demo" in first
     users = set(get_user_model().objects.values_list("username", flat=True))
-    assert {"clerk", "clerk2", "manager", "manager2", "auditor", "admin"} <= users
+    assert {"clerk", "clerk2", "manager", "manager2", "auditor", "admin", "deputy"} <= users
+    assert not get_user_model().objects.get(username="deputy").groups.exists()
+    assert "USD invoices of 5,000.00 or more need two approvals" in first
     assert get_user_model().objects.get(username="admin").is_superuser
     assert get_user_model().objects.get(username="clerk").check_password("billing-demo")
     assert Contract.objects.count() >= 120
@@ -296,7 +298,7 @@ def test_an_unexpected_error_is_the_plain_500_page(clerk, monkeypatch):
 
 NAV_BY_ROLE = {
     "clerk": {"Home", "New invoice", "New ad-hoc invoice", "My invoices", "History"},
-    "manager": {"Home", "Approvals", "History"},
+    "manager": {"Home", "Approvals", "Absences", "History"},
     "auditor": {"Home", "History", "Audit log", "Invoice PDFs", "Admin"},
     "outsider": {"Home"},
     "superuser": {
@@ -305,6 +307,7 @@ NAV_BY_ROLE = {
         "New ad-hoc invoice",
         "My invoices",
         "Approvals",
+        "Absences",
         "History",
         "Audit log",
         "Invoice PDFs",
@@ -328,7 +331,7 @@ def test_each_role_sees_the_navigation_of_what_it_may_do(client, request, who):
 # Pages each role may open (GET); every other app page answers 403 for that role.
 ALLOWED_PAGES = {
     "clerk": {"invoices:new_cycle", "invoices:new_adhoc", "invoices:mine", "invoices:history"},
-    "manager": {"invoices:inbox", "invoices:history"},
+    "manager": {"invoices:inbox", "invoices:history", "policies:absences"},
     "auditor": {
         "invoices:history",
         "invoices:audit",
@@ -350,6 +353,7 @@ GET_PAGES = [
     "invoices:audit_export",
     "documents:index",
     "documents:zip",
+    "policies:absences",
 ]
 
 

@@ -34,6 +34,7 @@ from ..models import Invoice
 from ..snapshots import invoice_content_hash
 from . import records
 from .errors import CorrectionRefused, ServiceError, StaleSnapshot
+from .submit import assess
 
 S = Invoice.Status
 K = Invoice.Kind
@@ -139,6 +140,7 @@ def invoice_request_correction(
         correction = _document(original, actor, kind, credited, reason_code, reason_text)
         correction.reissue = kind == K.VOID and reissue
         correction.content_hash = invoice_content_hash(correction)
+        assess(correction)  # how many approvals the approval policy asks of it
         try:
             with transaction.atomic():
                 records.create(
@@ -152,6 +154,8 @@ def invoice_request_correction(
                         "reason_code": reason_code,
                         "reissue": correction.reissue,
                         "content_hash": correction.content_hash,
+                        "stages_required": correction.stages_required,
+                        "policy": correction.policy.get("rule", ""),
                     },
                 )
         except IntegrityError:  # a void raced this one in (one live void per invoice)

@@ -27,7 +27,7 @@ from ..backends.base import (
     OutcomeUnknown,
     RemoteInvoice,
 )
-from ..models import Invoice
+from ..models import Invoice, StageApproval
 from ..snapshots import diff_lines, snapshot_lines
 from . import correct_upstream, corrections, records
 from .errors import DraftDrifted, InvalidTransition, ServiceError, StaleSnapshot, UpstreamFailed
@@ -48,6 +48,8 @@ def invoice_approve(*, actor: AbstractBaseUser, invoice_id: int, seen_hash: str)
     records.require(actor, roles.APPROVE, "approve invoices")
     invoice = Invoice.objects.get(pk=invoice_id)
     _check_approvable(actor, invoice, seen_hash)
+    if _stages_done(invoice) + 1 < invoice.stages_required:
+        return _approve_stage(actor, invoice_id, seen_hash)
 
     if invoice.kind == Invoice.Kind.CYCLE:
         try:
@@ -65,10 +67,84 @@ def invoice_approve(*, actor: AbstractBaseUser, invoice_id: int, seen_hash: str)
     with transaction.atomic():
         invoice = records.locked(invoice_id)
         _check_approvable(actor, invoice, seen_hash)
+        if _stages_done(invoice) + 1 < invoice.stages_required:
+            raise InvalidTransition("This invoice changed meanwhile; reload the page.")
         if invoice.is_correction:
             corrections.check_applicable(invoice)
         _start_approval(invoice, actor, "approve.start", seen_hash)
     return _send_approval(actor=actor, invoice=invoice)
+
+
+# --- approval stages (an approval policy asked for more than one) --------------------------------
+def _stages_done(invoice: Invoice) -> int:
+    if invoice.stages_required < 2:
+        return 0
+    return invoice.stage_approvals.filter(stage__lt=invoice.stages_required).count()
+
+
+def _approve_stage(actor, invoice_id: int, seen_hash: str) -> Invoice:
+    """An approval that is not the last one: recorded (with the hash seen), nothing goes to the
+    backend; the invoice stays pending for the next stage's approver."""
+    with transaction.atomic():
+        invoice = records.locked(invoice_id)
+        _check_approvable(actor, invoice, seen_hash)
+        stage = _stages_done(invoice) + 1
+        if stage >= invoice.stages_required:
+            raise InvalidTransition("This invoice changed meanwhile; reload the page.")
+        principals = workflow.speaks_for(actor)[1:]
+        StageApproval.objects.create(
+            invoice=invoice,
+            stage=stage,
+            approver=actor,
+            on_behalf_of=principals[0] if principals else None,
+            content_hash=seen_hash,
+            at=timezone.now(),
+        )
+        records.transition(
+            invoice,
+            "approve.stage",
+            actor=actor,
+            **_standing_in(actor),
+            data={
+                "content_hash": seen_hash,
+                "stage": stage,
+                "of": invoice.stages_required,
+                **_on_behalf_of(actor),
+            },
+        )
+    return invoice
+
+
+def _on_behalf_of(actor) -> dict:
+    principals = workflow.speaks_for(actor)[1:]
+    return {"on_behalf_of": [p.get_username() for p in principals]} if principals else {}
+
+
+def _standing_in(actor) -> dict:
+    """The audit reason of a decision taken standing in for someone: "B for A"."""
+    principals = workflow.speaks_for(actor)[1:]
+    if not principals:
+        return {}
+    names = ", ".join(p.get_username() for p in principals)
+    return {"reason": f"{actor.get_username()} for {names}"}
+
+
+def _record_final_stage(invoice: Invoice, actor, seen_hash: str) -> None:
+    """The last stage of a multi-stage approval, kept beside the earlier ones (taken over by
+    whoever retries it)."""
+    if invoice.stages_required < 2:
+        return
+    principals = workflow.speaks_for(actor)[1:]
+    StageApproval.objects.update_or_create(
+        invoice=invoice,
+        stage=invoice.stages_required,
+        defaults={
+            "approver": actor,
+            "on_behalf_of": principals[0] if principals else None,
+            "content_hash": seen_hash,
+            "at": timezone.now(),
+        },
+    )
 
 
 def _check_approvable(actor, invoice: Invoice, seen_hash: str) -> None:
@@ -81,6 +157,7 @@ def _check_approvable(actor, invoice: Invoice, seen_hash: str) -> None:
 
 
 def _start_approval(invoice: Invoice, actor, step: str, seen_hash: str) -> None:
+    _record_final_stage(invoice, actor, seen_hash)
     invoice.decided_by = actor
     invoice.decided_at = timezone.now()
     invoice.failure_message = ""
@@ -89,7 +166,8 @@ def _start_approval(invoice: Invoice, actor, step: str, seen_hash: str) -> None:
         invoice,
         step,
         actor=actor,
-        data={"content_hash": seen_hash},
+        **_standing_in(actor),
+        data={"content_hash": seen_hash, **_on_behalf_of(actor)},
         fields=("decided_by", "decided_at", "failure_message", "failure_code"),
     )
 
@@ -263,7 +341,7 @@ def invoice_reject(
             "reject.record",
             actor=actor,
             reason=reason,
-            data={"content_hash": seen_hash or invoice.content_hash},
+            data={"content_hash": seen_hash or invoice.content_hash, **_on_behalf_of(actor)},
             fields=("decided_by", "decided_at", "decision_reason", "upstream_cleanup_pending"),
         )
         notifications.on_decided(invoice)

@@ -36,6 +36,7 @@ from ..backends.base import (
     CycleNotMatched,
     Draft,
 )
+from ..flags import flags_for
 from ..models import Invoice
 from ..snapshots import content_hash, invoice_content_hash, lines_total_minor, snapshot_lines
 from . import records
@@ -105,7 +106,7 @@ def invoice_submit_cycle(
     action = "reissue" if reissue else "revise"
     records.check_revision(actor=actor, previous=previous, kind=Invoice.Kind.CYCLE, action=action)
     backend = cycle_backend()
-    contract, cycle = _chosen_cycle(contract_id, cycle_key, cycle_fp, previous)
+    contract, cycle, cycles = _chosen_cycle(contract_id, cycle_key, cycle_fp, previous)
     if preview_total_minor is None:
         preview_total_minor = _preview_total(backend, contract, cycle)
     intent = _claim(actor, backend, contract, cycle, preview_total_minor, previous)
@@ -121,7 +122,7 @@ def invoice_submit_cycle(
             if not lines
             else "The backend's draft totals zero. Tick the confirmation to submit it anyway."
         )
-    return SubmitResult(_record(actor, intent, draft, lines, total_minor, previous))
+    return SubmitResult(_record(actor, intent, draft, lines, total_minor, previous, cycles))
 
 
 def _listed(cycles, cycle_key: str, cycle_fp: str) -> BillingCycle | None:
@@ -129,10 +130,13 @@ def _listed(cycles, cycle_key: str, cycle_fp: str) -> BillingCycle | None:
     return cycle if cycle is not None and cycle_fingerprint(cycle) == cycle_fp else None
 
 
-def _chosen_cycle(contract_id, cycle_key, cycle_fp, previous) -> tuple[Contract, BillingCycle]:
+def _chosen_cycle(
+    contract_id, cycle_key, cycle_fp, previous
+) -> tuple[Contract, BillingCycle, tuple]:
     """The contract, and the chosen cycle exactly as it was shown, in the cycle list fetched at
-    most BILLING_CYCLE_CACHE_SECONDS ago (no backend call while that list is fresh). A list that
-    has expired, was never fetched, or does not hold the cycle as shown is fetched again."""
+    most BILLING_CYCLE_CACHE_SECONDS ago (no backend call while that list is fresh), with the
+    whole list. A list that has expired, was never fetched, or does not hold the cycle as shown
+    is fetched again."""
     contract, cycles, fetched = backend_cache.contract_and_cycles(contract_id)
     cycle = _listed(cycles, cycle_key, cycle_fp)
     if cycle is None and fetched.from_cache:
@@ -148,7 +152,7 @@ def _chosen_cycle(contract_id, cycle_key, cycle_fp, previous) -> tuple[Contract,
         previous.contract_id != contract.id or previous.cycle_bill_for_date != cycle.bill_for_date
     ):
         raise InvalidTransition("A revision must be for the same contract and billing cycle.")
-    return contract, cycle
+    return contract, cycle, cycles
 
 
 def _preview_total(backend, contract: Contract, cycle: BillingCycle) -> int | None:
@@ -303,8 +307,9 @@ def _check_period(actor, backend, intent: Invoice, draft: Draft, contract, cycle
     )
 
 
-def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous) -> Invoice:
-    """4. The result: the snapshot and its hash, pending approval."""
+def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous, cycles) -> Invoice:
+    """4. The result: the snapshot and its hash, what is unusual about it and how many approvals
+    it needs, pending approval."""
     with transaction.atomic():
         invoice = records.locked(intent.pk)
         invoice.lines = lines
@@ -312,6 +317,7 @@ def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous) 
         invoice.upstream_id = draft.id
         invoice.upstream_number = draft.number
         invoice.content_hash = invoice_content_hash(invoice)
+        assess(invoice, cycles)
         records.transition(
             invoice,
             "submit.record",
@@ -322,9 +328,19 @@ def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous) 
                 "preview_total_minor": invoice.preview_total_minor,
                 "lines": len(lines),
                 "content_hash": invoice.content_hash,
+                "stages_required": invoice.stages_required,
+                "policy": invoice.policy.get("rule", ""),
+                "flags": [flag["code"] for flag in invoice.flags],
                 "previous_id": previous.pk if previous else None,
             },
-            fields=("lines", "total_minor", "upstream_id", "upstream_number", "content_hash"),
+            fields=(
+                "lines",
+                "total_minor",
+                "upstream_id",
+                "upstream_number",
+                "content_hash",
+                *ASSESSED,
+            ),
         )
         if lines_total_minor(lines) != total_minor:
             log.warning("invoice %s: upstream total differs from the sum of its lines", invoice.pk)
@@ -409,6 +425,7 @@ def _create_adhoc(actor, backend, request, customer_name, previous, stored_key, 
         )
         records.link_revision(invoice, previous)
         invoice.content_hash = invoice_content_hash(invoice)
+        assess(invoice)
         records.create(
             invoice,
             "submit_adhoc.record",
@@ -417,12 +434,27 @@ def _create_adhoc(actor, backend, request, customer_name, previous, stored_key, 
                 "total_minor": invoice.total_minor,
                 "lines": len(request.lines),
                 "content_hash": invoice.content_hash,
+                "stages_required": invoice.stages_required,
+                "policy": invoice.policy.get("rule", ""),
+                "flags": [flag["code"] for flag in invoice.flags],
                 "previous_id": previous.pk if previous else None,
             },
         )
         notifications.on_submitted(invoice)
         extensions.send_after_commit(extensions.invoice_submitted, invoice_id=invoice.pk)
     return invoice
+
+
+ASSESSED = ("flags", "stages_required", "policy")
+
+
+def assess(invoice: Invoice, cycles=()) -> None:
+    """What is unusual about it, and how many approvals it needs (the approval policy), decided
+    once, at submission, and kept with the snapshot."""
+    invoice.flags = flags_for(invoice, cycles=cycles)
+    decision = extensions.approval_policy(invoice)
+    invoice.stages_required = decision.stages
+    invoice.policy = {"rule": decision.rule, "why": decision.why}
 
 
 def _midnight(day: date) -> datetime:

@@ -60,7 +60,7 @@ class Decision:
     invalid: str  # shown when the form does not validate (status 400, or 422 for a reason)
     invalid_status: int
     call: Callable[..., Invoice]  # (actor, pk, cleaned data) -> the invoice
-    done: str
+    done: str | Callable[[Invoice], str]  # what success says (of the invoice it left)
 
 
 DECISIONS: dict[str, Decision] = {
@@ -71,7 +71,13 @@ DECISIONS: dict[str, Decision] = {
         lambda actor, pk, data: services.invoice_approve(
             actor=actor, invoice_id=pk, seen_hash=data["content_hash"]
         ),
-        "Invoice approved and sent to the billing backend.",
+        lambda invoice: (
+            "Invoice approved and sent to the billing backend."
+            if invoice.status != Invoice.Status.PENDING
+            else f"Your approval is recorded (stage {invoice.stages_done} of "
+            f"{invoice.stages_required}). Another manager approves the last stage, which sends "
+            "it to the billing backend."
+        ),
     ),
     "retry": Decision(
         None,
@@ -118,9 +124,10 @@ def decide(request, pk: int, action: str):
             )
         data = form.cleaned_data
     try:
-        decision.call(request.user, pk, data)
+        invoice = decision.call(request.user, pk, data)
     except (services.ServiceError, BackendError) as exc:
         problem, status = problem_for(exc)
         drift = getattr(exc, "changes", None)
         return _page_with_problem(request, pk, problem, status=status, drift=drift)
-    return done(request, reverse("invoices:detail", args=[pk]), decision.done)
+    text = decision.done(invoice) if callable(decision.done) else decision.done
+    return done(request, reverse("invoices:detail", args=[pk]), text)

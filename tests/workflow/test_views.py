@@ -418,7 +418,9 @@ def test_contract_and_preview_pages_have_a_fixed_query_budget(client_for, clerk,
     for page in (url(contract="c-1"), url(contract="c-1", cycle=cycles[-1].key)):
         with count_queries() as q:
             assert client.get(page).status_code == 200
-        assert len(q) <= 6, [x["sql"] for x in q.captured_queries]
+        # 7: the 6 of the page, and who stands in for an absent manager today (asked once a
+        # minute, shared through the cache; the test starts with it empty).
+        assert len(q) <= 7, [x["sql"] for x in q.captured_queries]
 
 
 @pytest.mark.parametrize("n", [2, 30])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from invoices import services, workflow
+from invoices import extensions, services, workflow
 from invoices.backends.base import (
     AdhocInvoiceRequest,
     AdhocLine,
@@ -151,6 +151,23 @@ def _approve(fake, clerk, manager2, manager):
     return approve(manager, submitted(clerk)), S.APPROVED
 
 
+def two_stage_policy(invoice):
+    return extensions.PolicyDecision(2, "Rule #1 “Everything twice”", "A test policy.")
+
+
+def _approve_stage(fake, clerk, manager2, manager):
+    real, extensions.approval_policy = extensions.approval_policy, two_stage_policy
+    try:
+        invoice = submitted(clerk)
+    finally:
+        extensions.approval_policy = real
+    assert invoice.stages_required == 2
+    first = approve(manager, invoice)
+    assert first.stage_approvals.get().approver == manager
+    assert fake.calls["approve_draft"] == 0  # nothing upstream before the last stage
+    return first, S.PENDING
+
+
 def _approve_fails(fake, clerk, manager2, manager):
     return failed(fake, clerk, manager), S.FAILED
 
@@ -244,6 +261,7 @@ SCENARIOS = {
     "submit.abandon": _abandon,
     "submit_adhoc.record": _adhoc,
     "revise.start": _revise,
+    "approve.stage": _approve_stage,
     "approve.start": _approve,
     "approve.succeed": _approve,
     "approve.fail": _approve_fails,

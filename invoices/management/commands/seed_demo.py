@@ -17,6 +17,8 @@ DEMO_USERS = [
     ("manager", "Morgan Manager", roles.MANAGERS, False),
     ("manager2", "Max Manager", roles.MANAGERS, False),
     ("auditor", "Avery Auditor", roles.AUDITORS, False),
+    # No role of their own: stands in for a manager who records an absence (Absences page).
+    ("deputy", "Dana Deputy", None, False),
     ("admin", "Ada Admin", None, True),
 ]
 
@@ -45,9 +47,11 @@ class Command(BaseCommand):
             call_command("seed_engine_demo", stdout=self.stdout)
         if settings.BILLING_BACKEND == "embedded":
             self.stdout.write(seed_workflow_demo())
+        # Approval policies are another app: its own command adds a demo rule.
+        call_command("seed_policies_demo", stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS(f"Demo users (password: {password}):"))
         for username, full_name, group, is_superuser in DEMO_USERS:
-            role = "superuser" if is_superuser else group
+            role = "superuser" if is_superuser else group or "no role (a stand-in)"
             self.stdout.write(f"  {username:<9} {full_name:<16} {role}")
 
     def _seed_users(self, password: str) -> None:
