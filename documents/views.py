@@ -122,6 +122,17 @@ def panel(request, pk: int):
 
 
 # --- auditors: a period's PDFs ----------------------------------------------------------------
+#: The history's filters, period first; no status (only approved invoices have a PDF).
+ZIP_FIELDSETS = (
+    (
+        "Period (UTC, both days included)",
+        ("billed_from", "billed_to", "submitted_from", "submitted_to"),
+    ),
+    ("Invoice", ("q", "kind", "backend", "contract", "customer")),
+    ("People and amount", ("submitter", "approver", "currency", "total_min", "total_max")),
+)
+
+
 def _filter_form(request) -> HistoryFilterForm:
     return HistoryFilterForm(request.GET, users=selectors.user_choices())
 
@@ -130,7 +141,12 @@ def _filter_form(request) -> HistoryFilterForm:
 @permission_required(roles.AUDIT, raise_exception=True)
 def index(request):
     form = _filter_form(request)
-    context = {"form": form, "currencies": COMMON_CURRENCIES, "counts": None}
+    context = {
+        "form": form,
+        "fieldsets": form.grouped(ZIP_FIELDSETS),
+        "currencies": COMMON_CURRENCIES,
+        "counts": None,
+    }
     if form.is_valid():
         approved = form.filter(Invoice.objects.filter(status=Invoice.Status.APPROVED))
         query = urlencode(form.query_items())

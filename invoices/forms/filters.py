@@ -55,6 +55,16 @@ class _FilterForm(forms.Form):
     inputs with aria-invalid and points aria-describedby at their help text and errors.)"""
 
     date_ranges: tuple[tuple[str, str], ...] = ()
+    #: How the page groups the filters: (legend, field names) — see grouped().
+    fieldsets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def grouped(self, fieldsets=None) -> list[tuple[str, list]]:
+        """(legend, bound fields) for templates/invoices/_filter_fieldsets.html; another page
+        reusing the form may group (and leave out) the filters its own way."""
+        return [
+            (legend, [self[name] for name in names])
+            for legend, names in (fieldsets or self.fieldsets)
+        ]
 
     def __init__(self, data=None, *, users: list[tuple[int, str]] = (), **kwargs):
         kwargs.setdefault("label_suffix", "")
@@ -142,6 +152,14 @@ class HistoryFilterForm(_FilterForm):
     billed_to = _date_field("Billing date up to")
 
     date_ranges = (("submitted_from", "submitted_to"), ("billed_from", "billed_to"))
+    fieldsets = (
+        ("Invoice", ("status", "kind", "backend", "contract", "customer")),
+        ("People and amount", ("submitter", "approver", "currency", "total_min", "total_max")),
+        (
+            "Dates (UTC, both days included)",
+            ("submitted_from", "submitted_to", "billed_from", "billed_to"),
+        ),
+    )
 
     def __init__(self, data=None, *, users=(), **kwargs):
         super().__init__(data, users=users, **kwargs)

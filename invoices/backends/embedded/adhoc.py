@@ -27,7 +27,7 @@ from ..base import (
     PaymentMethod,
     RemoteInvoice,
 )
-from .common import NAME, engine_errors, page_cursors, page_offset
+from .common import NAME, engine_errors, engine_page
 
 
 def _adhoc_customer(info: api.CustomerInfo) -> AdhocCustomer:
@@ -65,15 +65,8 @@ class EmbeddedAdhocBackend:
     def search_customers(
         self, *, query: str = "", cursor: str | None = None, limit: int = 20
     ) -> Page[AdhocCustomer]:
-        offset = page_offset(cursor)
-        with engine_errors():
-            rows, total = api.search_customers(query=query, offset=offset, limit=limit)
-        next_cursor, previous = page_cursors(offset, len(rows), limit, total)
-        return Page(
-            items=tuple(_adhoc_customer(row) for row in rows),
-            next_cursor=next_cursor,
-            previous_cursor=previous,
-            total_count=total,
+        return engine_page(
+            api.search_customers, _adhoc_customer, query=query, cursor=cursor, limit=limit
         )
 
     def get_customer(self, customer_id: str) -> AdhocCustomer:

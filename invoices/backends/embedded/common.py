@@ -22,6 +22,7 @@ from ..base import (
     CannotBeVoided,
     CycleNotMatched,
     NotFoundUpstream,
+    Page,
 )
 
 NAME = "embedded"
@@ -97,3 +98,18 @@ def _plain(number: Decimal) -> Decimal:
 
 def _at(day) -> datetime | None:
     return None if day is None else midnight(day)
+
+
+def engine_page(search, convert, *, query: str, cursor: str | None, limit: int) -> Page:
+    """One page of an engine search (`search(query=, offset=, limit=)` -> rows, total), each
+    row converted to the port's value, with the cursors to the pages around it."""
+    offset = page_offset(cursor)
+    with engine_errors():
+        rows, total = search(query=query, offset=offset, limit=limit)
+    next_cursor, previous = page_cursors(offset, len(rows), limit, total)
+    return Page(
+        items=tuple(convert(row) for row in rows),
+        next_cursor=next_cursor,
+        previous_cursor=previous,
+        total_count=total,
+    )

@@ -34,7 +34,7 @@ from ..base import (
     Tier,
     sum_amounts,
 )
-from .common import NAME, _at, _plain, _unit_major, engine_errors, page_cursors, page_offset
+from .common import NAME, _at, _plain, _unit_major, engine_errors, engine_page
 
 
 def _summary(info: api.ContractInfo) -> ContractSummary:
@@ -88,16 +88,7 @@ class EmbeddedCycleBackend:
     def search_contracts(
         self, *, query: str = "", cursor: str | None = None, limit: int = 20
     ) -> Page[ContractSummary]:
-        offset = page_offset(cursor)
-        with engine_errors():
-            rows, total = api.search_contracts(query=query, offset=offset, limit=limit)
-        next_cursor, previous = page_cursors(offset, len(rows), limit, total)
-        return Page(
-            items=tuple(_summary(row) for row in rows),
-            next_cursor=next_cursor,
-            previous_cursor=previous,
-            total_count=total,
-        )
+        return engine_page(api.search_contracts, _summary, query=query, cursor=cursor, limit=limit)
 
     def get_contract(self, contract_id: str) -> Contract:
         with engine_errors():
