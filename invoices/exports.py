@@ -94,6 +94,7 @@ _HISTORY_CSV_COLUMNS = (
     ("upstream_id", "upstream_id"),
     ("upstream_number", "upstream_number"),
     ("content_hash", "content_hash"),
+    ("run_id", "run_id"),
 )
 HISTORY_CSV_HEADER = [header for header, _ in _HISTORY_CSV_COLUMNS]
 _HISTORY_CSV_FIELDS = tuple(field for _, field in _HISTORY_CSV_COLUMNS)

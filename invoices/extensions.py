@@ -8,6 +8,9 @@ without `invoices` importing them (tests/test_layering.py).
   A panel costs the page its own queries: keep it to one or two, whatever the invoice.
 - Signals, sent after the change has committed (receivers may enqueue tasks):
   `invoice_submitted(invoice_id)` and `invoice_approved(invoice_id)`.
+- Audit actions: an app that writes its own audit events (`invoices.audit.audit_record`, inside
+  the transaction of its change) lists their action names in `audit_actions` from its
+  AppConfig.ready(), so the audit log's action filter offers them.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ class Panel:
 
 
 invoice_page_panels: list[Panel] = []
+#: Audit actions written by other apps (for the audit log's action filter).
+audit_actions: list[str] = []
 
 
 def panels_for(invoice, user) -> list[dict]:

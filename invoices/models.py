@@ -85,6 +85,9 @@ class Invoice(models.Model):
     failure_code = models.CharField(max_length=40, blank=True)
     # A rejected or withdrawn cycle invoice whose upstream draft still has to be deleted.
     upstream_cleanup_pending = models.BooleanField(default=False)
+    # The bill run that submitted it (an id in the billruns app, which invoices never imports;
+    # null for a clerk's own submission). Its audit events name the run; history filters by it.
+    run_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -131,6 +131,10 @@ TRANSITIONS: dict[str, Transition] = {
         _t("settle.not_approved", _SETTLED, S.PENDING, "invoice.reconciled"),
         _t("settle.gone", _SETTLED, S.FAILED, "invoice.reconciled"),
         _t("settle.drop_intent", {S.SUBMITTING}, DROPPED, "invoice.submit_failed"),
+        # An interrupted bill-run submission whose draft the backend made (its id was kept) is
+        # completed instead: the draft is read back and queued for approval, so the run's item
+        # settles without generating the cycle again.
+        _t("settle.complete", {S.SUBMITTING}, S.PENDING, "invoice.reconciled"),
     )
 }
 

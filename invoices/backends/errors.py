@@ -22,9 +22,14 @@ class BackendError(Exception):
 
 
 class BackendUnavailable(BackendError):
-    """Timeout, connection failure, 5xx or 429: the backend could not answer now. Retryable."""
+    """Timeout, connection failure, 5xx or 429: the backend could not answer now. Retryable.
+    `retry_after`: the seconds the backend asked us to wait (429/503 Retry-After), if it did."""
 
     retryable = True
+
+    def __init__(self, message: str, *, backend: str = "", retry_after: float | None = None):
+        super().__init__(message, backend=backend)
+        self.retry_after = retry_after
 
 
 class BackendRejected(BackendError):

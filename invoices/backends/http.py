@@ -336,7 +336,7 @@ class HttpClient:
             message = f"{self.backend} is unavailable (HTTP {reply.status})"
         if retry_after is not None:
             message += f"; it asks to retry after {round(retry_after)} s"
-        return BackendUnavailable(message, backend=self.backend)
+        return BackendUnavailable(message, backend=self.backend, retry_after=retry_after)
 
     def error_for(self, reply: Reply) -> BackendError:
         """The domain error for a non-2xx reply (vendor hook first, then the generic mapping).

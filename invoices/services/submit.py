@@ -81,10 +81,12 @@ def invoice_submit_cycle(
     preview_total_minor: int | None,
     confirm_empty: bool = False,
     previous: Invoice | None = None,
+    run_id: int | None = None,
 ) -> SubmitResult:
     """Generate the cycle's draft upstream, snapshot its real lines, and queue it for approval.
 
-    Raises StaleCycle (the cycle changed or vanished: the fresh list is attached),
+    `run_id`: the bill run submitting it (kept on the invoice; its events name the run, and no
+    per-invoice e-mail is sent). Raises StaleCycle (the cycle changed or vanished: the fresh list is attached),
     CycleAlreadyInvoiced, NeedsConfirmation, NotAllowed, InvalidTransition, UpstreamFailed, or a
     BackendError.
     """
@@ -92,7 +94,7 @@ def invoice_submit_cycle(
     records.check_revision(actor=actor, previous=previous, kind=Invoice.Kind.CYCLE)
     backend = cycle_backend()
     contract, cycle = _chosen_cycle(contract_id, cycle_key, cycle_fp, previous)
-    intent = _claim(actor, backend, contract, cycle, preview_total_minor, previous)
+    intent = _claim(actor, backend, contract, cycle, preview_total_minor, previous, run_id)
     draft_id = _generate(actor, backend, intent, contract, cycle)
     draft, lines, total_minor = _read_back(actor, backend, intent, draft_id)
     if not confirm_empty and needs_empty_confirmation(lines, total_minor):
@@ -104,7 +106,7 @@ def invoice_submit_cycle(
             if not lines
             else "The backend's draft totals zero. Tick the confirmation to submit it anyway."
         )
-    return SubmitResult(_record(actor, intent, draft, lines, total_minor, previous))
+    return SubmitResult(record_submission(actor, intent, draft, lines, total_minor, previous))
 
 
 def _chosen_cycle(contract_id, cycle_key, cycle_fp, previous) -> tuple[Contract, BillingCycle]:
@@ -126,7 +128,7 @@ def _chosen_cycle(contract_id, cycle_key, cycle_fp, previous) -> tuple[Contract,
     return contract, cycle
 
 
-def _claim(actor, backend, contract, cycle, preview_total_minor, previous) -> Invoice:
+def _claim(actor, backend, contract, cycle, preview_total_minor, previous, run_id) -> Invoice:
     """1. The intent: a `submitting` row that claims the cycle before anything goes upstream."""
     intent = Invoice(
         kind=Invoice.Kind.CYCLE,
@@ -150,6 +152,7 @@ def _claim(actor, backend, contract, cycle, preview_total_minor, previous) -> In
         content_hash="",
         submitted_by=actor,
         submitted_at=timezone.now(),
+        run_id=run_id,
     )
     records.link_revision(intent, previous)
     try:
@@ -238,8 +241,19 @@ def _read_back(actor, backend, intent: Invoice, draft_id: str) -> tuple[Draft, l
     return draft, lines, total_minor
 
 
-def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous) -> Invoice:
-    """4. The result: the snapshot and its hash, pending approval."""
+def record_submission(
+    actor,
+    intent: Invoice,
+    draft: Draft,
+    lines,
+    total_minor,
+    previous,
+    *,
+    step: str = "submit.record",
+    reason: str = "",
+) -> Invoice:
+    """4. The result: the snapshot and its hash, pending approval. (Reconcile completes an
+    interrupted bill-run submission through here too, with its own step.)"""
     with transaction.atomic():
         invoice = records.locked(intent.pk)
         invoice.lines = lines
@@ -249,8 +263,9 @@ def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous) 
         invoice.content_hash = invoice_content_hash(invoice)
         records.transition(
             invoice,
-            "submit.record",
+            step,
             actor=actor,
+            reason=reason,
             data={
                 "upstream_id": draft.id,
                 "total_minor": total_minor,
