@@ -15,6 +15,8 @@ def navigation(request):
         ]
     if user.has_perm(roles.APPROVE):
         items.append(("invoices:inbox", "Approvals"))
+    if any(user.has_perm(p) for p in (roles.SUBMIT, roles.APPROVE, roles.HISTORY)):
+        items.append(("billruns:list", "Bill runs"))
     if user.has_perm(roles.HISTORY):
         items.append(("invoices:history", "History"))
     if user.has_perm(roles.AUDIT):

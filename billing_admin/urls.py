@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(settings.ADMIN_URL_PREFIX, admin.site.urls),
     path("", include("invoices.urls")),
+    path("", include("billruns.urls")),
 ]
 
 handler403 = "invoices.views.home.permission_denied"

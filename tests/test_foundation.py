@@ -295,9 +295,9 @@ def test_an_unexpected_error_is_the_plain_500_page(clerk, monkeypatch):
 
 
 NAV_BY_ROLE = {
-    "clerk": {"Home", "New invoice", "New ad-hoc invoice", "My invoices", "History"},
-    "manager": {"Home", "Approvals", "History"},
-    "auditor": {"Home", "History", "Audit log", "Admin"},
+    "clerk": {"Home", "New invoice", "New ad-hoc invoice", "My invoices", "Bill runs", "History"},
+    "manager": {"Home", "Approvals", "Bill runs", "History"},
+    "auditor": {"Home", "Bill runs", "History", "Audit log", "Admin"},
     "outsider": {"Home"},
     "superuser": {
         "Home",
@@ -305,6 +305,7 @@ NAV_BY_ROLE = {
         "New ad-hoc invoice",
         "My invoices",
         "Approvals",
+        "Bill runs",
         "History",
         "Audit log",
         "Admin",
@@ -326,9 +327,17 @@ def test_each_role_sees_the_navigation_of_what_it_may_do(client, request, who):
 
 # Pages each role may open (GET); every other app page answers 403 for that role.
 ALLOWED_PAGES = {
-    "clerk": {"invoices:new_cycle", "invoices:new_adhoc", "invoices:mine", "invoices:history"},
-    "manager": {"invoices:inbox", "invoices:history"},
+    "clerk": {
+        "invoices:new_cycle",
+        "invoices:new_adhoc",
+        "invoices:mine",
+        "invoices:history",
+        "billruns:list",
+        "billruns:new",
+    },
+    "manager": {"invoices:inbox", "invoices:history", "billruns:list"},
     "auditor": {
+        "billruns:list",
         "invoices:history",
         "invoices:audit",
         "invoices:history_export",
@@ -345,6 +354,8 @@ GET_PAGES = [
     "invoices:history_export",
     "invoices:audit",
     "invoices:audit_export",
+    "billruns:list",
+    "billruns:new",
 ]
 
 

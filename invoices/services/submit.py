@@ -86,7 +86,9 @@ def invoice_submit_cycle(
     """Generate the cycle's draft upstream, snapshot its real lines, and queue it for approval.
 
     `run_id`: the bill run submitting it (kept on the invoice; its events name the run, and no
-    per-invoice e-mail is sent). Raises StaleCycle (the cycle changed or vanished: the fresh list is attached),
+    per-invoice e-mail is sent).
+
+    Raises StaleCycle (the cycle changed or vanished: the fresh list is attached),
     CycleAlreadyInvoiced, NeedsConfirmation, NotAllowed, InvalidTransition, UpstreamFailed, or a
     BackendError.
     """
@@ -200,6 +202,7 @@ def _generate(actor, backend, intent: Invoice, contract, cycle) -> str:
             "The billing backend already has an approved invoice for this billing period, so "
             "it cannot be invoiced again (corrections go through a credit note).",
             None,
+            upstream=True,
         ) from None
     except BackendError as exc:
         records.drop(intent, "submit.abandon", actor=actor, reason=str(exc))
