@@ -8,7 +8,6 @@ response exactly as the invoice pages do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
@@ -154,20 +153,14 @@ def freeze(run_id: int, plan: Plan) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class Planned:
-    run: BillRun
-    plan: Plan
-
-
-def billrun_plan_now(*, actor, filters: PlanFilters) -> Planned:
-    """Plan in this process and freeze it (the `bill_run` command): no task, no polling."""
+def billrun_from_plan(*, actor, plan: Plan) -> BillRun:
+    """A planned run from a plan built in this process (the `bill_run` command, and tests): no
+    task, no polling."""
     _require_clerk(actor, "plan a bill run")
-    backend = cycle_backend()
-    plan = build_plan(filters)
+    filters = plan.filters
     run = BillRun.objects.create(
         status=R.PLANNING,
-        backend=backend.name,
+        backend=plan.backend,
         preview_exact=plan.exact,
         through=filters.through,
         currency=filters.currency,
@@ -178,7 +171,7 @@ def billrun_plan_now(*, actor, filters: PlanFilters) -> Planned:
     )
     freeze(run.pk, plan)
     run.refresh_from_db()
-    return Planned(run, plan)
+    return run
 
 
 # --- launch, cancel, retry -------------------------------------------------------------------

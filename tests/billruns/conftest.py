@@ -7,7 +7,7 @@ import pytest
 
 from billruns import services
 from billruns.models import BillRun
-from billruns.planning import PlanFilters
+from billruns.planning import PlanFilters, build_plan
 from tests.workflow.conftest import JUNE, MAY, fake  # noqa: F401  (the fake backend fixture)
 from tests.workflow.fake_backend import cycle, line
 
@@ -41,9 +41,8 @@ def world(fake):  # noqa: F811
 
 
 def planned(clerk, **filters) -> BillRun:
-    return services.billrun_plan_now(
-        actor=clerk, filters=PlanFilters(through=filters.pop("through", THROUGH), **filters)
-    ).run
+    plan = build_plan(PlanFilters(through=filters.pop("through", THROUGH), **filters))
+    return services.billrun_from_plan(actor=clerk, plan=plan)
 
 
 def launched(clerk, django_capture_on_commit_callbacks, *, execute=True, **filters) -> BillRun:

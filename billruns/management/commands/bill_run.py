@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from billruns.planning import CONTRACT_STATUSES, DEFAULT_STATUSES, Plan, PlanFilters, build_plan
-from billruns.services import billrun_cancel, billrun_launch, billrun_plan_now
+from billruns.services import billrun_from_plan, billrun_launch
 from invoices import money, roles
 from invoices.backends.base import BackendError
 from invoices.services import ServiceError
@@ -45,16 +45,15 @@ class Command(BaseCommand):
         )
         clerk = _clerk(username)
         try:
+            plan = build_plan(filters)
+            self._print(plan)
             if dry_run:
-                self._print(build_plan(filters))
                 return
-            planned = billrun_plan_now(actor=clerk, filters=filters)
-            self._print(planned.plan)
-            if not planned.plan.cycles:
-                billrun_cancel(actor=clerk, run_id=planned.run.pk)  # discard the empty plan
+            if not plan.cycles:
                 self.stdout.write("Nothing to bill: no run launched.")
                 return
-            run = billrun_launch(actor=clerk, run_id=planned.run.pk)
+            planned = billrun_from_plan(actor=clerk, plan=plan)
+            run = billrun_launch(actor=clerk, run_id=planned.pk)
         except (BackendError, ServiceError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"Launched bill run #{run.pk}")
