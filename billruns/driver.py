@@ -27,7 +27,7 @@ HEARTBEAT_EVERY_S = 5.0
 @dataclass(frozen=True)
 class Outlook:
     """What is left of a job: open items, and when the next one can be claimed (None: every
-    open item is in flight under a live lease, whose expiry is `lease_ends`)."""
+    open item is in flight under a live lease, the first of which expires at `lease_ends`)."""
 
     open: int
     next_due: datetime | None
@@ -55,10 +55,13 @@ def drive(job: Job, *, seconds: float | None = SLICE_SECONDS) -> str:
         if outlook.open == 0:
             job.finish()
             return "finished"
+        if outlook.next_due is None:
+            # What is left is in flight in other workers, under live leases: they finish it
+            # (and the run). If one of them dies, the sweep takes its items back.
+            return "in flight elsewhere"
         if deadline is not None and time.monotonic() >= deadline:
             return "continue"
-        wake = outlook.next_due or outlook.lease_ends
-        wait = 0.5 if wake is None else (wake - timezone.now()).total_seconds()
+        wait = (outlook.next_due - timezone.now()).total_seconds()
         if deadline is not None:
             wait = min(wait, deadline - time.monotonic())
         if wait > 0:
