@@ -192,7 +192,9 @@ def build_plan(filters: PlanFilters, *, progress: Progress | None = None) -> Pla
                 )
         if done % 10 == 0 or done == len(to_preview):
             report(PREVIEWING, done, len(to_preview))
-    plan.cycles.sort(key=lambda c: (c.currency, c.customer_name, c.contract_name, c.cycle.bill_for))
+    # Oldest first, and one contract's cycles apart from each other: workers working side by side
+    # take different contracts (no queueing on one contract's lock upstream).
+    plan.cycles.sort(key=lambda c: (c.cycle.bill_for, c.currency, c.customer_name, c.contract_id))
     return plan
 
 
