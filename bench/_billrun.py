@@ -183,7 +183,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 def worker_env(env: dict[str, str], **overrides: str) -> dict[str, str]:
-    return {**env, "DJANGO_LOG_LEVEL": "WARNING", **overrides}
+    return {
+        **env,
+        "DJANGO_LOG_LEVEL": os.environ.get("BENCH_WORKER_LOG_LEVEL", "WARNING"),
+        **overrides,
+    }
 
 
 # --- a run ----------------------------------------------------------------------------------

@@ -36,7 +36,8 @@ import statistics
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -72,6 +73,11 @@ def parse_args(argv):
     parser.add_argument("--think-ms", type=float, default=1000)
     parser.add_argument("--redis-db", type=int, default=12)
     parser.add_argument("--only", default="embedded,remote,people")
+    parser.add_argument(
+        "--standin-closes-connections",
+        action="store_true",
+        help="the harness's stand-in as it is: a new database connection for every call",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 2 if a target is missed")
     return parser.parse_args(argv)
 
@@ -89,6 +95,25 @@ def main(argv=None) -> int:
     finally:
         teardown.run()
         watchdog.cancel()
+
+
+def _keep_connections_class():
+    from tests.fakes.wire import EngineAccess
+
+    class KeepConnections(EngineAccess):
+        """The stand-in serving as a vendor would: each of its connection threads keeps its
+        database connection across requests (the harness closes it after every request, so
+        PostgreSQL starts a backend per call: tens of milliseconds of the stand-in's own time per
+        call on this machine, which is not the client's to pay). The connection is closed when
+        the thread ends (the client closed the HTTP connection)."""
+
+        @contextmanager
+        def __call__(self):
+            if self.latency_s:
+                time.sleep(self.latency_s)
+            yield
+
+    return KeepConnections
 
 
 class Rig:
@@ -118,6 +143,8 @@ class Rig:
         )
         self.standin = h.Standin(args.latency_ms / 1000)
         teardown.add("stand-in", self.standin.close)
+        if not args.standin_closes_connections:
+            self.standin.access.__class__ = _keep_connections_class()
         self.calls: Counter = Counter()
         self._count_calls()
         self.env = h.app_env(self.config, standin_url=self.standin.url)
@@ -129,6 +156,7 @@ class Rig:
         them (its own service time: the latency plus its work on the engine's tables)."""
         lock = threading.Lock()
         self.service_s: list[float] = []
+        self.service_by: dict[str, list[float]] = defaultdict(list)
         for handler in list(self.standin.server.handlers):
             pattern = getattr(handler.matcher.uri, "pattern", "")
             key = f"{handler.matcher.method} {pattern}"
@@ -142,6 +170,7 @@ class Rig:
                     with lock:
                         self.calls[_key] += 1
                         self.service_s.append(time.perf_counter() - started)
+                        self.service_by[_key].append(time.perf_counter() - started)
 
             handler.request_handler = counted
 
@@ -161,6 +190,10 @@ def run(args, teardown) -> int:
     if "people" in wanted:
         ok &= part_people(rig, results, teardown)
     summary(args, results)
+    if h.STANDIN_ERRORS.lines:
+        print(f"\nthe stand-in failed {len(h.STANDIN_ERRORS.lines)} call(s) (answered 500):")
+        for line, n in Counter(h.STANDIN_ERRORS.lines).most_common(3):
+            print(f"  {n} x {line}")
     missed = not targets_met(results)
     if not ok:
         return 1
@@ -227,6 +260,7 @@ def part_remote(rig: Rig, results: dict) -> bool:
     env = rig.env_for("zenskar", BILLRUN_CONCURRENCY=f"zenskar={args.k}")
     rig.calls.clear()
     rig.service_s.clear()
+    rig.service_by.clear()
     numbers = one_run(
         rig, currency="AUD", workers=1, env=env, label=f"Zenskar stand-in, K={args.k}"
     )
@@ -238,6 +272,12 @@ def part_remote(rig: Rig, results: dict) -> bool:
     numbers["limit_per_s"] = limit
     numbers["ratio"] = numbers["per_s"] / limit
     numbers["service_ms"] = statistics.fmean(rig.service_s) * 1000 if rig.service_s else 0.0
+    for key, times in sorted(rig.service_by.items()):
+        what = key.split(" ", 1)[1].replace("(?P<id>[0-9A-Za-z_-]+)", "{id}").strip("^$")
+        h.log(
+            f"  stand-in {key.split()[0]} {what}: {len(times)} calls, mean "
+            f"{statistics.fmean(times) * 1000:.0f} ms, p95 {h.percentile(times, 95) * 1000:.0f} ms"
+        )
     h.log(
         f"remote: {numbers['round_trips']:.2f} sequential round trips per item; physical limit "
         f"{limit:.1f} invoices/s; measured {numbers['per_s']:.1f} = {numbers['ratio']:.2f} of it"

@@ -7,15 +7,16 @@ and its outcome is recorded on the item under the worker's lease.
   invoice for it, or its draft totals zero (a run never confirms a zero total);
 - back to waiting: the backend is unavailable or rate-limiting (the whole run backs off: the
   Retry-After asked for, or exponentially), up to BILLRUN_MAX_ATTEMPTS, then failed with the
-  backend's message; or the cycle is held by an interrupted submission of this very run, which
-  reconcile settles (completing it from its draft), so the cycle is never generated twice;
+  backend's message;
+- settled by reconcile first: the cycle is held by an interrupted submission of this very item
+  (its worker died, or the draft could not be read back), which reconcile completes from the
+  draft the backend made (or drops, if it made none), so the cycle is never generated twice;
 - failed: anything a retry cannot fix (the backend refused, the cycle changed since planning).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -37,7 +38,7 @@ from .states import ItemState as I
 log = logging.getLogger(__name__)
 WAITING_FOR_RECONCILE = (
     "Waiting for an interrupted submission of this run (invoice #{pk}) to be settled by "
-    "reconcile; the cycle is not generated again."
+    "reconcile: the cycle is not generated again while a draft of it may exist."
 )
 
 
@@ -132,7 +133,7 @@ def _already_invoiced(item: BillRunItem, run: BillRun, exc) -> None:
         _retry(item, run, exc.message, 1.0, count=False)
         return
     if holder.run_id == run.pk and holder.status == Invoice.Status.SUBMITTING:
-        _wait_for_reconcile(item, run, holder)
+        _settle_own_intent(item, run, holder)
     elif holder.run_id == run.pk:
         _settle(item, "submit", "", invoice=holder)  # made by this run (a repeated delivery)
     else:
@@ -146,35 +147,37 @@ def _already_invoiced(item: BillRunItem, run: BillRun, exc) -> None:
         )
 
 
-def _wait_for_reconcile(item: BillRunItem, run: BillRun, intent: Invoice) -> None:
-    """The cycle is held by this run's own interrupted submission (a worker died mid-item). Once
-    no worker can still be on it (older than a lease), it is reconciled here -- completed from
-    its draft, or dropped if the backend never made one -- and the item goes on from there."""
-    settled_after = intent.updated_at + leases.lease_length()
-    if timezone.now() >= settled_after:
-        try:
-            services.invoice_reconcile(invoice_id=intent.pk)
-        except BackendError as exc:
-            _retry(item, run, exc.message, getattr(exc, "retry_after", None))
-            return
-        except services.ServiceError:
-            pass  # settled by someone else meanwhile
-        after = Invoice.objects.filter(pk=intent.pk).first()
-        if after is not None and after.status != Invoice.Status.SUBMITTING and after.is_live:
-            _settle(item, "submit", "", invoice=after)
-            return
-        if after is None:  # dropped: nothing was generated, or its draft was taken back
-            _retry(item, run, "Interrupted submission settled; submitting again.", 0, count=False)
-            return
-        settled_after = timezone.now() + timedelta(seconds=settings.BILLRUN_BACKOFF_MAX_SECONDS)
-    leases.move(
-        item,
-        ITEM_STEPS,
-        "wait",
-        next_attempt_at=settled_after,
-        message=WAITING_FOR_RECONCILE.format(pk=intent.pk),
-        invoice=intent,
-    )
+def _settle_own_intent(item: BillRunItem, run: BillRun, intent: Invoice) -> None:
+    """The cycle is held by this run's own interrupted submission: an earlier attempt at this
+    very item that could not finish (the draft could not be read back, or its worker died).
+    Holding the item's lease, this worker is the only one on the cycle, so it asks reconcile to
+    settle the intent now -- completed from the draft the backend made, or dropped if it made
+    none -- and goes on from there. The cycle is never generated a second time while a draft of
+    it is known."""
+    try:
+        services.invoice_reconcile(invoice_id=intent.pk)
+    except BackendError as exc:
+        _retry(item, run, f"{WAITING_FOR_RECONCILE.format(pk=intent.pk)} ({exc.message})",
+               getattr(exc, "retry_after", None))  # fmt: skip
+        return
+    except services.ServiceError:
+        pass  # settled by the sweep meanwhile
+    after = Invoice.objects.filter(pk=intent.pk).first()
+    if after is None:  # dropped: nothing was generated, or its draft was taken back
+        _retry(item, run, "Interrupted submission settled; submitting again.", 0, count=False)
+    elif after.status == Invoice.Status.SUBMITTING:
+        # Reconcile needs a person (its draft is already approved upstream): say so.
+        _settle(
+            item,
+            "fail",
+            f"An interrupted submission of this cycle (invoice #{after.pk}) needs a person: "
+            "its draft is no longer a draft upstream. Run `manage.py reconcile` for details.",
+            invoice=after,
+        )
+    elif after.is_live:
+        _settle(item, "submit", "", invoice=after)
+    else:
+        _retry(item, run, "Interrupted submission settled; submitting again.", 0, count=False)
 
 
 def _retry(

@@ -144,3 +144,18 @@ def test_only_managers_approve_and_only_invoices_of_the_run(
     with pytest.raises(invoice_services.InvalidTransition, match="at least one"):
         batch_approve_start(actor=manager, run_id=run.pk, selections=[])
     assert not BatchApproval.objects.exists()
+
+
+def test_a_rejected_run_invoice_still_tells_the_clerk_why(
+    world, clerk, manager, django_capture_on_commit_callbacks
+):
+    run = launched(clerk, django_capture_on_commit_callbacks, currency="EUR")
+    invoice = Invoice.objects.filter(run_id=run.pk).first()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_services.invoice_reject(
+            actor=manager, invoice_id=invoice.pk, reason="Wrong support tier"
+        )
+    assert Notification.objects.get(invoice=invoice).kind == Notification.Kind.REJECTED
+    assert [m.to for m in mail.outbox] == [["clerk@example.com"]]
+    assert "Wrong support tier" in mail.outbox[0].body

@@ -95,20 +95,36 @@ def test_a_worker_killed_before_the_backend_answered_generates_once_more(world, 
     assert one_live_invoice_per_cycle() and audit_verify().ok
 
 
-def test_a_young_interrupted_submission_makes_the_item_wait_for_reconcile(world, clerk):
+def test_the_next_claim_settles_the_interrupted_submission_before_anything_else(world, clerk):
     run, item = kill_worker_on(world, clerk, "get_draft")
     intent = Invoice.objects.get(status=Invoice.Status.SUBMITTING)
     BillRunItem.objects.filter(pk=item.pk).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1)
     )
-    again = work._claim(run.pk)
+    again = work._claim(run.pk)  # another worker takes the item as soon as the lease expired
     assert again.pk == item.pk and again.claims == 2
     work.process_item(again, run)
     again.refresh_from_db()
-    assert again.status == I.PENDING and again.invoice_id == intent.pk
-    assert again.message.startswith("Waiting for an interrupted submission of this run")
-    assert again.next_attempt_at >= intent.updated_at + timedelta(seconds=100)
-    assert world.calls["generate_draft"] == 1  # it did not generate again
+    assert again.status == I.SUBMITTED and again.invoice_id == intent.pk
+    assert world.calls["generate_draft"] == 1  # completed from its draft, not generated again
+
+
+def test_a_draft_that_could_not_be_read_back_is_completed_on_the_next_attempt(
+    world, clerk, settings, django_capture_on_commit_callbacks
+):
+    from invoices.backends.base import BackendUnavailable
+
+    settings.BILLRUN_BACKOFF_SECONDS = 0.01
+    world.fail("get_draft", BackendUnavailable("Zenskar is unavailable (HTTP 503)"))
+    world.fail("delete_draft", BackendUnavailable("Zenskar is unavailable (HTTP 503)"))
+    run = planned(clerk, currency="USD", customer="acme")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.billrun_launch(actor=clerk, run_id=run.pk)
+    may = run.items.get(cycle_bill_for_date=MAY.bill_for_date)
+    assert may.status == I.SUBMITTED and may.attempts == 1
+    assert world.calls["generate_draft"] == 2  # May once, June once
+    assert may.invoice.events.filter(action="invoice.reconciled").exists()
+    assert one_live_invoice_per_cycle() and audit_verify().ok
 
 
 def test_the_sweep_takes_the_lease_back_reconciles_and_restarts_the_run(
