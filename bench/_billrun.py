@@ -183,6 +183,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def worker_env(env: dict[str, str], **overrides: str) -> dict[str, str]:
+    """The app's environment for a worker (BENCH_WORKER_LOG_LEVEL=INFO logs each backend call)."""
     return {
         **env,
         "DJANGO_LOG_LEVEL": os.environ.get("BENCH_WORKER_LOG_LEVEL", "WARNING"),
