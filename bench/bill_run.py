@@ -37,7 +37,6 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -73,11 +72,6 @@ def parse_args(argv):
     parser.add_argument("--think-ms", type=float, default=1000)
     parser.add_argument("--redis-db", type=int, default=12)
     parser.add_argument("--only", default="embedded,remote,people")
-    parser.add_argument(
-        "--standin-closes-connections",
-        action="store_true",
-        help="the harness's stand-in as it is: a new database connection for every call",
-    )
     parser.add_argument("--strict", action="store_true", help="exit 2 if a target is missed")
     return parser.parse_args(argv)
 
@@ -95,25 +89,6 @@ def main(argv=None) -> int:
     finally:
         teardown.run()
         watchdog.cancel()
-
-
-def _keep_connections_class():
-    from tests.fakes.wire import EngineAccess
-
-    class KeepConnections(EngineAccess):
-        """The stand-in serving as a vendor would: each of its connection threads keeps its
-        database connection across requests (the harness closes it after every request, so
-        PostgreSQL starts a backend per call: tens of milliseconds of the stand-in's own time per
-        call on this machine, which is not the client's to pay). The connection is closed when
-        the thread ends (the client closed the HTTP connection)."""
-
-        @contextmanager
-        def __call__(self):
-            if self.latency_s:
-                time.sleep(self.latency_s)
-            yield
-
-    return KeepConnections
 
 
 class Rig:
@@ -143,8 +118,6 @@ class Rig:
         )
         self.standin = h.Standin(args.latency_ms / 1000)
         teardown.add("stand-in", self.standin.close)
-        if not args.standin_closes_connections:
-            self.standin.access.__class__ = _keep_connections_class()
         self.calls: Counter = Counter()
         self._count_calls()
         self.env = h.app_env(self.config, standin_url=self.standin.url)
