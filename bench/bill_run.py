@@ -230,13 +230,16 @@ def part_embedded(rig: Rig, results: dict) -> bool:
 def part_remote(rig: Rig, results: dict) -> bool:
     args = rig.args
     b.use_backend("zenskar", rig.standin.url)
-    env = rig.env_for("zenskar", BILLRUN_CONCURRENCY=f"zenskar={args.k}")
+    # The worker logs each backend call with its duration (as the client saw it).
+    env = rig.env_for("zenskar", BILLRUN_CONCURRENCY=f"zenskar={args.k}", DJANGO_LOG_LEVEL="INFO")
     rig.calls.clear()
     rig.service_s.clear()
     rig.service_by.clear()
+    log_from = rig.processes.log_path.stat().st_size if rig.processes.log_path.exists() else 0
     numbers = one_run(
         rig, currency="AUD", workers=1, env=env, label=f"Zenskar stand-in, K={args.k}"
     )
+    seen = client_call_ms(rig.processes.log_path, log_from)
     # Count what the run itself asked (planning's reads happened before the workers started,
     # but after clearing: take them out by kind).
     numbers["calls"] = dict(rig.calls)
@@ -245,6 +248,13 @@ def part_remote(rig: Rig, results: dict) -> bool:
     numbers["limit_per_s"] = limit
     numbers["ratio"] = numbers["per_s"] / limit
     numbers["service_ms"] = statistics.fmean(rig.service_s) * 1000 if rig.service_s else 0.0
+    # What each round trip took as the worker saw it, and the limit that sets: the share of it
+    # reached is the worker's own efficiency (its database work, claims and bookkeeping).
+    numbers["client_ms"] = seen
+    numbers["client_limit_per_s"] = args.k / (numbers["round_trips"] * seen / 1000) if seen else 0
+    numbers["client_ratio"] = (
+        numbers["per_s"] / numbers["client_limit_per_s"] if numbers["client_limit_per_s"] else 0
+    )
     for key, times in sorted(rig.service_by.items()):
         what = key.split(" ", 1)[1].replace("(?P<id>[0-9A-Za-z_-]+)", "{id}").strip("^$")
         h.log(
@@ -258,6 +268,30 @@ def part_remote(rig: Rig, results: dict) -> bool:
     results["remote"] = numbers
     print("  checks:")
     return b.print_checks(numbers["checks"])
+
+
+def client_call_ms(path: Path, offset: int) -> float:
+    """Mean duration of a backend round trip as the workers logged it (their JSON log from
+    `offset`): a draft read's two concurrent GETs count as one round trip (the slower one)."""
+    import json
+
+    plain, pairs = [], []
+    with path.open(errors="replace") as log:
+        log.seek(offset)
+        for line in log:
+            if not line.startswith("{"):
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("logger") != "invoices.backends" or "duration_ms" not in record:
+                continue
+            if "line_items" in (record.get("http_path") or ""):
+                pairs.append(float(record["duration_ms"]))
+            else:
+                plain.append(float(record["duration_ms"]))
+    return statistics.fmean(plain) if plain else 0.0
 
 
 def round_trips(calls: Counter, items: int, planning: Counter) -> dict:
@@ -417,6 +451,13 @@ def summary(args, results: dict) -> None:
             f"the stand-in's mean service time per call was {r['service_ms']:.0f} ms "
             f"({r['worker_cpu_ms']:.0f} ms of worker CPU per invoice)"
         )
+        if r.get("client_ms"):
+            print(
+                f"a round trip took {r['client_ms']:.0f} ms on average as the worker saw it; "
+                f"against K / (round trips x that) = {r['client_limit_per_s']:.1f} invoices/s "
+                f"the run reached {r['client_ratio']:.2f} (the rest is the worker's own work: "
+                "claims, the invoice records, the audit chain)"
+            )
     if "people" in results:
         p = results["people"]
         print(
