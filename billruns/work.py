@@ -157,8 +157,8 @@ def _settle_own_intent(item: BillRunItem, run: BillRun, intent: Invoice) -> None
     try:
         services.invoice_reconcile(invoice_id=intent.pk)
     except BackendError as exc:
-        _retry(item, run, f"{WAITING_FOR_RECONCILE.format(pk=intent.pk)} ({exc.message})",
-               getattr(exc, "retry_after", None))  # fmt: skip
+        waiting = f"{WAITING_FOR_RECONCILE.format(pk=intent.pk)} ({exc.message})"
+        _retry(item, run, waiting, getattr(exc, "retry_after", None))
         return
     except services.ServiceError:
         pass  # settled by the sweep meanwhile
