@@ -115,7 +115,7 @@ class Processes:
         self.procs: list[subprocess.Popen] = []
         self.log_path = workdir / f"{name}.log"
 
-    def start(self, env: dict[str, str], *args: str) -> subprocess.Popen:
+    def start(self, env: dict[str, str], *args: str, nice: int = 0) -> subprocess.Popen:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "manage.py"), *args],
@@ -125,12 +125,15 @@ class Processes:
             stderr=log,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,
         )
         log.close()
         self.procs.append(proc)
         return proc
 
-    def workers(self, env: dict[str, str], count: int) -> list[subprocess.Popen]:
+    def workers(self, env: dict[str, str], count: int, *, nice: int = 0) -> list[subprocess.Popen]:
+        """`count` task workers for the billruns queue; `nice`: their CPU priority below the
+        web server's (README: run bill-run workers as batch work)."""
         return [
             self.start(
                 env,
@@ -141,6 +144,7 @@ class Processes:
                 "0.2",
                 "--no-reload",
                 "--no-startup-delay",
+                nice=nice,
             )
             for _ in range(count)
         ]

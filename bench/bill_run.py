@@ -72,6 +72,12 @@ def parse_args(argv):
     parser.add_argument("--think-ms", type=float, default=1000)
     parser.add_argument("--redis-db", type=int, default=12)
     parser.add_argument("--only", default="embedded,remote,people")
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=5,
+        help="the bill-run worker's CPU priority below gunicorn's in part 3 (README: Nice=)",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 2 if a target is missed")
     return parser.parse_args(argv)
 
@@ -357,7 +363,7 @@ def part_people(rig: Rig, results: dict, teardown: h.Teardown) -> bool:
     env = rig.env_for("zenskar", BILLRUN_CONCURRENCY=f"zenskar={args.k}")
     launched = b.plan_and_launch(CLERK, currency="NZD")
     h.log(f"people during run #{launched.run_id} ({launched.items} cycles, K={args.k})")
-    rig.processes.workers(env, 1)
+    rig.processes.workers(env, 1, nice=args.worker_nice)
     during = people_for(args.people_seconds, 32)
     run_state = b.run_numbers(launched.run_id)
     h.log(f"run #{launched.run_id} when the people stopped: {run_state['counts']}")
