@@ -158,14 +158,15 @@ def _retry(item, batch, message: str, retry_after, *, count: bool = True) -> Non
         _settle(item, "fail", f"{message} (gave up after {attempts} attempts)")
         return
     until = timezone.now() + leases.backoff(max(attempts, 1), retry_after)
-    if leases.move(
+    moved = leases.move(
         item,
         APPROVAL_STEPS,
         "wait",
         attempts=attempts,
         next_attempt_at=until,
         message=f"Will retry: {message}",
-    ):
+    )
+    if moved and count and leases.hold_all(batch.items.all(), item, retry_after):
         BatchApproval.objects.filter(pk=batch.pk).filter(
             Q(backoff_until__isnull=True) | Q(backoff_until__lt=until)
         ).update(backoff_until=until)

@@ -103,3 +103,13 @@ def backoff(attempt: int, retry_after: float | None = None) -> timedelta:
     base = settings.BILLRUN_BACKOFF_SECONDS
     ceiling = min(settings.BILLRUN_BACKOFF_MAX_SECONDS, base * 2 ** max(0, attempt - 1))
     return timedelta(seconds=ceiling * random.uniform(0.5, 1.0))  # jitter, not a secret
+
+
+def hold_all(items: models.QuerySet, item, retry_after: float | None) -> bool:
+    """Whether an item's retryable failure should hold every item of its run (or batch), not
+    only itself: the backend asked everyone to wait (Retry-After), or another item is already
+    waiting after a failure. A blip holds nobody else; an outage or a rate limit holds all."""
+    if retry_after is not None:
+        return True
+    waiting = items.filter(status=PENDING, attempts__gt=0, next_attempt_at__gt=timezone.now())
+    return waiting.exclude(pk=item.pk).exists()

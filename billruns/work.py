@@ -196,7 +196,7 @@ def _retry(
         next_attempt_at=until,
         message=f"Will retry: {message}",
     )
-    if moved and count:  # the backend is struggling: the whole run waits, not only this item
+    if moved and count and leases.hold_all(run.items.all(), item, retry_after):
         BillRun.objects.filter(pk=run.pk).filter(
             Q(backoff_until__isnull=True) | Q(backoff_until__lt=until)
         ).update(backoff_until=until)

@@ -229,8 +229,19 @@ def test_an_outage_makes_items_wait_and_retry_with_backoff(
     run = launched(clerk, django_capture_on_commit_callbacks, currency="EUR")
     assert run.status == RunState.FINISHED
     assert set(run.items.values_list("status", flat=True)) == {I.SUBMITTED}
-    assert max(run.items.values_list("attempts", flat=True)) == 2
-    assert run.backoff_until is not None
+    assert sorted(run.items.values_list("attempts", flat=True)) == [1, 1]
+    assert run.backoff_until is not None  # two items waiting: the whole run held back
+
+
+def test_a_single_blip_holds_only_its_own_item(
+    world, clerk, settings, django_capture_on_commit_callbacks
+):
+    settings.BILLRUN_BACKOFF_SECONDS = 0.01
+    world.fail("generate_draft", BackendUnavailable("Zenskar could not be reached"))
+    run = launched(clerk, django_capture_on_commit_callbacks, currency="EUR")
+    assert set(run.items.values_list("status", flat=True)) == {I.SUBMITTED}
+    assert sorted(run.items.values_list("attempts", flat=True)) == [0, 1]
+    assert run.backoff_until is None
 
 
 def test_an_outage_that_lasts_fails_items_with_the_backends_message(
