@@ -40,20 +40,24 @@ def claim(queryset: models.QuerySet, *, limit: int = 1) -> list:
     now = timezone.now()
     token = uuid.uuid4().hex
     model = queryset.model
+    expires = now + lease_length()
     with transaction.atomic():
         candidates = queryset.filter(claimable(now)).order_by("pk")
         if connection.features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-        ids = list(candidates.values_list("pk", flat=True)[:limit])
-        if not ids:
+        items = list(candidates[:limit])
+        if not items:
             return []
-        model.objects.filter(pk__in=ids).filter(claimable(now)).update(
-            status=CLAIMED,
-            lease_token=token,
-            lease_expires_at=now + lease_length(),
-            claims=F("claims") + 1,
+        claimed = model.objects.filter(pk__in=[i.pk for i in items]).filter(claimable(now))
+        updated = claimed.update(
+            status=CLAIMED, lease_token=token, lease_expires_at=expires, claims=F("claims") + 1
         )
-    return list(model.objects.filter(lease_token=token, status=CLAIMED).order_by("pk"))
+    if updated != len(items):  # (only where rows are not locked) another worker took some
+        return list(model.objects.filter(lease_token=token, status=CLAIMED).order_by("pk"))
+    for item in items:
+        item.status, item.lease_token, item.lease_expires_at = CLAIMED, token, expires
+        item.claims += 1
+    return items
 
 
 def move(item, steps: dict[str, Step], step: str, *, leased: bool = True, **fields) -> bool:
