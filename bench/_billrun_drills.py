@@ -36,9 +36,9 @@ SWEEP_ENV = {
 _seeded: set[str] = set()
 
 
-def _setup(rig, currency: str, label: str) -> None:
+def _setup(rig, currency: str, label: str, cycles: int = RUN_CYCLES) -> None:
     if currency not in _seeded:
-        b.seed_due_contracts(currency=currency, cycles=RUN_CYCLES, label=label)
+        b.seed_due_contracts(currency=currency, cycles=cycles, label=label)
         _seeded.add(currency)
 
 
@@ -111,7 +111,7 @@ def _generated_twice(run_id: int) -> str:
 def run_worker(rig, drill_cls, check_cls):
     drill = drill_cls("run-worker", "4. bill run: a task worker is killed (SIGKILL) mid-run")
     _banner(drill.title)
-    _setup(rig, "SEK", "Nordic")
+    _setup(rig, "SEK", "Nordic", cycles=1200)  # long enough to outlive two kills
     b.use_backend("embedded")
     env = b.worker_env(rig.env, BILLING_BACKEND="embedded", **SWEEP_ENV)
     procs = b.Processes(rig.config.workdir, "billrun-worker-drill")
@@ -122,15 +122,23 @@ def run_worker(rig, drill_cls, check_cls):
     h.log(f"run #{launched.run_id}: {launched.items} cycles, 2 workers")
     # Each worker is killed while a submission of the run is in flight (the second one then
     # certainly holds it: it is the only worker left).
-    kills, since = 0, None
-    for victim, pause in ((workers[0], 4.0), (workers[1], 5.0)):
+    kills, since, mid_submission = 0, None, 0
+    for victim, pause in ((workers[0], 2.0), (workers[1], 3.0)):
         time.sleep(pause)
         in_flight = _wait_submitting(launched.run_id, since=since)
         procs.kill(victim)
         since = timezone_now()
         kills += 1
+        mid_submission += bool(in_flight)
         h.log(f"SIGKILL worker {victim.pid} ({in_flight} submission(s) of the run in flight)")
         drill.notes.append(f"worker {victim.pid} killed with {in_flight} submission(s) in flight")
+    drill.checks.append(
+        check_cls(
+            "a worker was killed in the middle of a submission",
+            mid_submission > 0,
+            f"{mid_submission} of {kills} kills",
+        )
+    )
     procs.workers(env, 1)  # the service manager starts a fresh one
     h.log("a fresh worker started")
     drill.checks.append(check_cls("two workers were killed mid-run", kills == 2, ""))
