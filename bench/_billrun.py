@@ -8,9 +8,11 @@ verifies).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -328,3 +330,57 @@ def print_checks(checks) -> bool:
         ok &= passed
         print(f"    [{'ok  ' if passed else 'FAIL'}] {name}" + (f" -- {detail}" if detail else ""))
     return ok
+
+
+# --- measuring a remote run ---------------------------------------------------------------
+def client_call_ms(path: Path, offset: int) -> float:
+    """Mean duration of a backend round trip as the workers logged it (their JSON log from
+    `offset`): a draft read's two concurrent GETs count as one round trip (the slower one)."""
+    plain, pairs = [], []
+    with path.open(errors="replace") as log:
+        log.seek(offset)
+        for line in log:
+            if not line.startswith("{"):
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("logger") != "invoices.backends" or "duration_ms" not in record:
+                continue
+            if "line_items" in (record.get("http_path") or ""):
+                pairs.append(float(record["duration_ms"]))
+            else:
+                plain.append(float(record["duration_ms"]))
+    return statistics.fmean(plain) if plain else 0.0
+
+
+def round_trips(calls: Counter, items: int, planning: Counter) -> dict:
+    """Sequential round trips per submitted item: a contract read (when not cached), the cycle
+    list, the generate call, and the draft read (its two GETs go out together: one round trip)."""
+
+    def count(fragment: str, method: str = "GET") -> int:
+        return sum(
+            n - planning.get(k, 0)
+            for k, n in calls.items()
+            if k.startswith(method) and fragment in k
+        )
+
+    contract = count("/contract_v2/")
+    cycles = count("billingCycles")
+    generate = count("generate_invoice", "POST")
+    draft = sum(
+        n - planning.get(k, 0)
+        for k, n in calls.items()
+        if k.startswith("GET") and "/invoices/" in k and "line_items" not in k
+    )
+    per_item = (contract + cycles + generate + draft) / max(1, items)
+    return {
+        "round_trips": per_item,
+        "per_item": {
+            "contract": contract / max(1, items),
+            "cycles": cycles / max(1, items),
+            "generate": generate / max(1, items),
+            "draft": draft / max(1, items),
+        },
+    }

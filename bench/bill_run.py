@@ -245,11 +245,11 @@ def part_remote(rig: Rig, results: dict) -> bool:
     numbers = one_run(
         rig, currency="AUD", workers=1, env=env, label=f"Zenskar stand-in, K={args.k}"
     )
-    seen = client_call_ms(rig.processes.log_path, log_from)
+    seen = b.client_call_ms(rig.processes.log_path, log_from)
     # Count what the run itself asked (planning's reads happened before the workers started,
     # but after clearing: take them out by kind).
     numbers["calls"] = dict(rig.calls)
-    numbers.update(round_trips(rig.calls, numbers["submitted"], numbers["planning_calls"]))
+    numbers.update(b.round_trips(rig.calls, numbers["submitted"], numbers["planning_calls"]))
     limit = args.k / (numbers["round_trips"] * args.latency_ms / 1000)
     numbers["limit_per_s"] = limit
     numbers["ratio"] = numbers["per_s"] / limit
@@ -274,61 +274,6 @@ def part_remote(rig: Rig, results: dict) -> bool:
     results["remote"] = numbers
     print("  checks:")
     return b.print_checks(numbers["checks"])
-
-
-def client_call_ms(path: Path, offset: int) -> float:
-    """Mean duration of a backend round trip as the workers logged it (their JSON log from
-    `offset`): a draft read's two concurrent GETs count as one round trip (the slower one)."""
-    import json
-
-    plain, pairs = [], []
-    with path.open(errors="replace") as log:
-        log.seek(offset)
-        for line in log:
-            if not line.startswith("{"):
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if record.get("logger") != "invoices.backends" or "duration_ms" not in record:
-                continue
-            if "line_items" in (record.get("http_path") or ""):
-                pairs.append(float(record["duration_ms"]))
-            else:
-                plain.append(float(record["duration_ms"]))
-    return statistics.fmean(plain) if plain else 0.0
-
-
-def round_trips(calls: Counter, items: int, planning: Counter) -> dict:
-    """Sequential round trips per submitted item: a contract read (when not cached), the cycle
-    list, the generate call, and the draft read (its two GETs go out together: one round trip)."""
-
-    def count(fragment: str, method: str = "GET") -> int:
-        return sum(
-            n - planning.get(k, 0)
-            for k, n in calls.items()
-            if k.startswith(method) and fragment in k
-        )
-
-    contract = count("/contract_v2/")
-    cycles = count("billingCycles")
-    generate = count("generate_invoice", "POST")
-    draft = sum(
-        n - planning.get(k, 0)
-        for k, n in calls.items()
-        if k.startswith("GET") and "/invoices/" in k and "line_items" not in k
-    )
-    per_item = (contract + cycles + generate + draft) / max(1, items)
-    return {
-        "round_trips": per_item,
-        "per_item": {
-            "contract": contract / max(1, items),
-            "cycles": cycles / max(1, items),
-            "generate": generate / max(1, items),
-            "draft": draft / max(1, items),
-        },
-    }
 
 
 # --- 3. people during a run ------------------------------------------------------------------

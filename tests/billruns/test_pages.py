@@ -294,3 +294,19 @@ def test_the_audit_log_offers_the_runs_actions(clerk, auditor, client_for):
     html = client_for(auditor).get(reverse("invoices:audit")).content.decode()
     for action in ("billrun.started", "billrun.cancelled", "billrun.finished"):
         assert f'<option value="{action}">' in html
+
+
+def test_every_bill_run_action_needs_the_csrf_token(world, clerk, manager):
+    from django.test import Client
+
+    run = planned(clerk)
+    for person, names in ((clerk, ("launch", "cancel", "retry")), (manager, ("approve_selected",))):
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(person)
+        for name in names:
+            assert client.post(reverse(f"billruns:{name}", args=[run.pk])).status_code == 403
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(clerk)
+    assert client.post(reverse("billruns:plan"), {"through": "2026-06-30"}).status_code == 403
+    run.refresh_from_db()
+    assert run.status == "planned" and BillRun.objects.count() == 1
