@@ -9,8 +9,7 @@ database 12 (flushed; the cycle cache every worker shares), `manage.py db_worker
 the "billruns" queue, the Zenskar stand-in in this process (part 2) and gunicorn (part 3). Four
 sets of due cycles (one currency each, monthly contracts from January 2026, billed through
 2026-04-30; --cycles each, three times that for part 3) are seeded straight into the engine, so
-each part has
-fresh cycles. Then:
+each part has fresh cycles. Then:
 
 1. embedded backend: a run of --cycles cycles with 1 worker, then another with 2 workers (one
    thread each: the engine is in-process, CPU-bound): wall time (launch to finish) and invoices
