@@ -298,13 +298,15 @@ def check_run(run_id: int, env: dict[str, str]) -> list[tuple[str, bool, str]]:
             ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + f" of {len(items)}",
         )
     )
+    # (Managers may have approved or rejected them since: any status but an unfinished one.)
     unlinked = [
         i.pk
         for i in items
         if i.status == "submitted"
-        and (i.invoice is None or i.invoice.run_id != run_id or not i.invoice.is_live)
+        and (i.invoice is None or i.invoice.run_id != run_id or i.invoice.status == "submitting")
     ]
-    checks.append(("every submitted item links a live invoice of the run", not unlinked, ""))
+    name = "every submitted item links a submitted invoice of the run"
+    checks.append((name, not unlinked, str(unlinked[:5]) if unlinked else ""))
     live = Counter(
         Invoice.objects.filter(kind="cycle", status__in=Invoice.LIVE_STATUSES).values_list(
             "backend", "contract_id", "customer_id", "bill_for"
