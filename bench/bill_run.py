@@ -246,10 +246,17 @@ def part_remote(rig: Rig, results: dict) -> bool:
     rig.service_s.clear()
     rig.service_by.clear()
     log_from = rig.processes.log_path.stat().st_size if rig.processes.log_path.exists() else 0
+    cpu_before = time.process_time()  # this process: the stand-in (and a poll now and then)
     numbers = one_run(
         rig, currency="AUD", workers=1, env=env, label=f"Zenskar stand-in, K={args.k}"
     )
     seen = b.client_call_ms(rig.processes.log_path, log_from)
+    standin_cpu = time.process_time() - cpu_before
+    calls = sum(rig.calls.values())
+    h.log(
+        f"  the stand-in used {standin_cpu:.1f} s of CPU for {calls} calls "
+        f"({1000 * standin_cpu / max(1, calls):.1f} ms a call, one Python process)"
+    )
     # Count what the run itself asked (planning's reads happened before the workers started,
     # but after clearing: take them out by kind).
     numbers["calls"] = dict(rig.calls)
