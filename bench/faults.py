@@ -1,6 +1,8 @@
-"""Fault drills: the billing backend goes away, PostgreSQL restarts, a gunicorn worker is killed.
+"""Fault drills: the billing backend goes away, PostgreSQL restarts, a gunicorn worker is killed;
+and the same during a month-end bill run (see the bill-run section below).
 
     .venv/bin/python bench/faults.py [--only backend,postgres,worker] [--latency-ms 100]
+    .venv/bin/python bench/faults.py --only run-worker,run-backend   # without the restart
 
 The same set-up as bench/load.py (see bench/_harness.py) with its own database
 `billing_admin_faults` and Redis database 14, and a smaller load: 4 clerks, 2 managers and one
@@ -26,8 +28,11 @@ status codes, 5xx responses inside and outside the fault's window with a snippet
 invoice (left by an interrupted submission; the next submission of that cycle reuses them) and
 invoices left `failed` for a person are printed as warnings.
 
+Then three drills during a bill run (run-worker, run-backend, run-postgres: see the bill-run
+section at the end and bench/_billrun_drills.py).
+
 It prints a verdict per drill and exits non-zero if any check fails. It always stops gunicorn and
-the stand-in, and leaves PostgreSQL running. Runs in about 2 minutes.
+the stand-in, and leaves PostgreSQL running. Runs in about 2 minutes (6 with the bill-run drills).
 """
 
 from __future__ import annotations
@@ -78,7 +83,9 @@ class Drill:
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="backend,postgres,worker")
+    parser.add_argument(
+        "--only", default="backend,postgres,worker,run-worker,run-backend,run-postgres"
+    )
     parser.add_argument("--latency-ms", type=float, default=100)
     parser.add_argument("--redis-db", type=int, default=14)
     return parser.parse_args(argv)
@@ -89,7 +96,7 @@ def main(argv=None) -> int:
     teardown = h.Teardown()
     teardown.add("postgres running", h.ensure_postgres)
     h.install_signal_handlers()
-    watchdog = h.Watchdog(600, teardown)
+    watchdog = h.Watchdog(1500, teardown)
     try:
         return run(args, teardown)
     except KeyboardInterrupt:
@@ -146,6 +153,7 @@ def run(args, teardown) -> int:
     wanted = [name.strip() for name in args.only.split(",") if name.strip()]
     rig = Rig(args, teardown)
     drills = {"backend": drill_backend, "postgres": drill_postgres, "worker": drill_worker}
+    drills.update(billrun_drills())
     results: list[Drill] = []
     for name in wanted:
         started = time.monotonic()
@@ -629,6 +637,20 @@ def check_http(drill: Drill, samples: list[h.Sample]) -> list[Check]:
         )
     )
     return checks
+
+
+# --- bill-run drills (issue 12) -----------------------------------------------------------------
+# During a month-end bill run worked by real task workers: a worker SIGKILLed (run-worker), the
+# billing backend down (run-backend), PostgreSQL restarted (run-postgres). The drills live in
+# bench/_billrun_drills.py; each checks that the run completes once things recover, that every
+# item is accounted for, exactly one live invoice per cycle, and that the audit chain verifies.
+def billrun_drills() -> dict:
+    from bench import _billrun_drills as drills
+
+    return {
+        name: (lambda rig, _drill=drill: _drill(rig, Drill, Check))
+        for name, drill in drills.DRILLS.items()
+    }
 
 
 if __name__ == "__main__":

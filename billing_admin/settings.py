@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "invoices",
     "documents",
     "policies",
+    "billruns",
 ]
 
 MIDDLEWARE = [
@@ -259,6 +260,41 @@ BACKEND_READ_TIMEOUT = env.float("BACKEND_READ_TIMEOUT", default=10.0)
 BACKEND_READ_RETRIES = env.int("BACKEND_READ_RETRIES", default=2)
 # How long a contract's billing-cycle list is reused before it is fetched again (at most 60 s).
 BILLING_CYCLE_CACHE_SECONDS = min(env.int("BILLING_CYCLE_CACHE_SECONDS", default=60), 60)
+
+
+# --- Bill runs ------------------------------------------------------------------------------
+# Backend calls one worker makes at once for a run (and for planning), per contract-cycle
+# backend: "embedded=1,zenskar=8", or one number for every backend. A run is worked by up to
+# BILLRUN_WORKERS_PER_RUN workers at once (tasks enqueued on the "billruns" queue), so a remote
+# backend sees at most workers x concurrency calls from one run.
+def _per_backend(name: str, default: str) -> dict[str, int]:
+    text = env.str(name, default=default).strip()
+    try:
+        if text.isdigit():
+            return {"*": int(text)}
+        pairs = (part.split("=", 1) for part in text.split(",") if part.strip())
+        found = {key.strip(): int(value) for key, value in pairs}
+    except ValueError:
+        found = {}
+    if not found or min(found.values()) < 1:
+        raise ImproperlyConfigured(
+            f"{name}={text!r}: write backend=number pairs such as 'embedded=1,zenskar=8' "
+            "(each at least 1), or one number."
+        )
+    return found
+
+
+BILLRUN_CONCURRENCY = _per_backend("BILLRUN_CONCURRENCY", "embedded=1,zenskar=8")
+BILLRUN_WORKERS_PER_RUN = max(1, env.int("BILLRUN_WORKERS_PER_RUN", default=2))
+# A worker's hold on an item: once expired (the worker died), another worker or the sweep takes
+# the item back. Keep it above the longest submission (four backend calls with their timeouts).
+BILLRUN_LEASE_SECONDS = env.int("BILLRUN_LEASE_SECONDS", default=120)
+# A backend outage (or a 429) makes items wait and retry: BILLRUN_BACKOFF_SECONDS doubling up to
+# BILLRUN_BACKOFF_MAX_SECONDS (or the Retry-After asked for), at most BILLRUN_MAX_ATTEMPTS times,
+# then the item fails with the backend's message ("Retry failed items" starts again).
+BILLRUN_MAX_ATTEMPTS = env.int("BILLRUN_MAX_ATTEMPTS", default=6)
+BILLRUN_BACKOFF_SECONDS = env.float("BILLRUN_BACKOFF_SECONDS", default=2.0)
+BILLRUN_BACKOFF_MAX_SECONDS = env.float("BILLRUN_BACKOFF_MAX_SECONDS", default=60.0)
 
 # --- Demo -----------------------------------------------------------------------------------
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="billing-demo")

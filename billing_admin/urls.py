@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("invoices.urls")),
     path("", include("documents.urls")),
     path("", include("policies.urls")),
+    path("", include("billruns.urls")),
 ]
 
 handler403 = "invoices.views.home.permission_denied"

@@ -27,6 +27,10 @@ def audit_record(
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_record must be called inside the transaction of the change")
+    data = dict(data or {})
+    run_id = getattr(invoice, "run_id", None)
+    if run_id is not None:
+        data.setdefault("run", run_id)  # every event of a bill run's invoice names the run
     head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
     actor_user = actor if actor is not None and actor.is_authenticated else None
     event = AuditEvent(
@@ -41,7 +45,7 @@ def audit_record(
         reason=reason,
         request_id=request_id_var.get() if request_id_var.get() != "-" else "",
         ip=client_ip_var.get(),
-        data=data or {},
+        data=data,
         prev_hash=head.hash,
     )
     event.hash = event.compute_hash()

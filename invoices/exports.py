@@ -97,6 +97,7 @@ _HISTORY_CSV_COLUMNS = (
     ("corrects_id", "corrects_id"),
     ("correction_reason", "reason_code"),
     ("correction_reason_text", "reason_text"),
+    ("run_id", "run_id"),
 )
 HISTORY_CSV_HEADER = [header for header, _ in _HISTORY_CSV_COLUMNS]
 _HISTORY_CSV_FIELDS = tuple(field for _, field in _HISTORY_CSV_COLUMNS)

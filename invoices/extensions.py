@@ -11,6 +11,9 @@ without `invoices` importing them (tests/test_layering.py).
 - Approval policy: `approval_policy` decides, when an invoice is submitted, how many approval
   stages it needs and why (an app sets it in ready(); the default is one stage). `delegations`
   says whom a person stands in for while they are away (an app sets it; default: nobody).
+- Audit actions: an app that writes its own audit events (`invoices.audit.audit_record`, inside
+  the transaction of its change) lists their action names in `audit_actions` from its
+  AppConfig.ready(), so the audit log's action filter offers them.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class Panel:
 
 
 invoice_page_panels: list[Panel] = []
+#: Audit actions written by other apps (for the audit log's action filter).
+audit_actions: list[str] = []
 
 
 @dataclass(frozen=True)

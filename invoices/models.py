@@ -131,6 +131,9 @@ class Invoice(models.Model):
     # What is unusual about it (invoices.flags), computed once at submission: a list of
     # {"code": ..., "text": ...}.
     flags = models.JSONField(default=list, blank=True)
+    # The bill run that submitted it (an id in the billruns app, which invoices never imports;
+    # null for a clerk's own submission). Its audit events name the run; history filters by it.
+    run_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -1,5 +1,9 @@
 """E-mail notifications: managers on a submission, the clerk on a decision.
 
+A bill run's invoices are the exception: the run sends one summary when it finishes, and a
+batch approval one summary when it is done (billruns), instead of one e-mail per invoice; a
+rejection still tells the clerk, with its reason.
+
 An outbox: `on_submitted` / `on_decided` write a `Notification` row in the transaction of the
 change (nothing is owed for a change that rolled back) and enqueue the `send_notification` task
 after commit, so the web process never talks to a mail server. The task builds the e-mail from
@@ -26,6 +30,8 @@ MAX_ATTEMPTS = 5
 
 
 def on_submitted(invoice: Invoice) -> None:
+    if invoice.run_id is not None:
+        return  # a bill run's invoices: the run sends one summary instead (billruns)
     _owe(invoice, Notification.Kind.SUBMITTED)
 
 
@@ -34,6 +40,8 @@ def on_decided(invoice: Invoice) -> None:
         Invoice.Status.APPROVED: Notification.Kind.APPROVED,
         Invoice.Status.REJECTED: Notification.Kind.REJECTED,
     }.get(invoice.status)
+    if kind == Notification.Kind.APPROVED and invoice.run_id is not None:
+        return  # a bill run's approvals: its batch approval sends the clerk one summary
     if kind is not None:
         _owe(invoice, kind)
 

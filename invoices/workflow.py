@@ -148,6 +148,10 @@ TRANSITIONS: dict[str, Transition] = {
         # A correction whose effect upstream cannot be told from what the backend shows.
         _t("settle.unclear", {S.APPROVING}, S.FAILED, "invoice.reconciled"),
         _t("settle.drop_intent", {S.SUBMITTING}, DROPPED, "invoice.submit_failed"),
+        # An interrupted bill-run submission whose draft the backend made (its id was kept) is
+        # completed instead: the draft is read back and queued for approval, so the run's item
+        # settles without generating the cycle again.
+        _t("settle.complete", {S.SUBMITTING}, S.PENDING, "invoice.reconciled"),
     )
 }
 

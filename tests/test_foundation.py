@@ -297,9 +297,9 @@ def test_an_unexpected_error_is_the_plain_500_page(clerk, monkeypatch):
 
 
 NAV_BY_ROLE = {
-    "clerk": {"Home", "New invoice", "New ad-hoc invoice", "My invoices", "History"},
-    "manager": {"Home", "Approvals", "Absences", "History"},
-    "auditor": {"Home", "History", "Audit log", "Invoice PDFs", "Admin"},
+    "clerk": {"Home", "New invoice", "New ad-hoc invoice", "My invoices", "Bill runs", "History"},
+    "manager": {"Home", "Approvals", "Absences", "Bill runs", "History"},
+    "auditor": {"Home", "Bill runs", "History", "Audit log", "Invoice PDFs", "Admin"},
     "outsider": {"Home"},
     "superuser": {
         "Home",
@@ -308,6 +308,7 @@ NAV_BY_ROLE = {
         "My invoices",
         "Approvals",
         "Absences",
+        "Bill runs",
         "History",
         "Audit log",
         "Invoice PDFs",
@@ -330,9 +331,17 @@ def test_each_role_sees_the_navigation_of_what_it_may_do(client, request, who):
 
 # Pages each role may open (GET); every other app page answers 403 for that role.
 ALLOWED_PAGES = {
-    "clerk": {"invoices:new_cycle", "invoices:new_adhoc", "invoices:mine", "invoices:history"},
-    "manager": {"invoices:inbox", "invoices:history", "policies:absences"},
+    "clerk": {
+        "invoices:new_cycle",
+        "invoices:new_adhoc",
+        "invoices:mine",
+        "invoices:history",
+        "billruns:list",
+        "billruns:new",
+    },
+    "manager": {"invoices:inbox", "invoices:history", "billruns:list", "policies:absences"},
     "auditor": {
+        "billruns:list",
         "invoices:history",
         "invoices:audit",
         "invoices:history_export",
@@ -354,6 +363,8 @@ GET_PAGES = [
     "documents:index",
     "documents:zip",
     "policies:absences",
+    "billruns:list",
+    "billruns:new",
 ]
 
 

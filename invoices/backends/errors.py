@@ -28,19 +28,27 @@ class BackendUnavailable(BackendError):
     "dropped" (the connection closed before an answer), "unreachable" (no connection could be
     made), "error_reply" (it answered with an error: `status` is the HTTP status, 5xx or 429),
     "unreadable" (it answered 2xx with something that is not the expected reply), or "" when
-    the adapter cannot tell (the embedded engine's database, a test's stand-in)."""
+    the adapter cannot tell (the embedded engine's database, a test's stand-in).
+    `retry_after`: the seconds the backend asked us to wait (429/503 Retry-After), if it did."""
 
     retryable = True
     CAUSES = ("timeout", "dropped", "unreachable", "error_reply", "unreadable", "")
 
     def __init__(
-        self, message: str, *, backend: str = "", cause: str = "", status: int | None = None
+        self,
+        message: str,
+        *,
+        backend: str = "",
+        cause: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
     ):
         super().__init__(message, backend=backend)
         if cause not in self.CAUSES:
             raise ValueError(f"unknown cause {cause!r}")
         self.cause = cause
         self.status = status
+        self.retry_after = retry_after
 
 
 class BackendRejected(BackendError):

@@ -363,7 +363,11 @@ class HttpClient:
         if retry_after is not None:
             message += f"; it asks to retry after {round(retry_after)} s"
         return BackendUnavailable(
-            message, backend=self.backend, cause="error_reply", status=reply.status
+            message,
+            backend=self.backend,
+            cause="error_reply",
+            status=reply.status,
+            retry_after=retry_after,
         )
 
     def error_for(self, reply: Reply) -> BackendError:

@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .. import money, workflow
+from .. import extensions, money, workflow
 from ..backends import ADHOC_BACKENDS, CYCLE_BACKENDS
 from ..models import Invoice
 from .invoice import search_text
@@ -118,6 +118,14 @@ class HistoryFilterForm(_FilterForm):
         + [(name, name.capitalize()) for name in sorted({*CYCLE_BACKENDS, *ADHOC_BACKENDS})],
     )
     contract = forms.CharField(required=False, max_length=64, label="Contract id")
+    run = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Bill run",
+        help_text="Its number: the invoices a bill run submitted.",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "size": 8}),
+        error_messages={"invalid": "Enter a bill run number, such as 12."},
+    )
     customer = forms.CharField(
         required=False,
         max_length=255,
@@ -153,7 +161,7 @@ class HistoryFilterForm(_FilterForm):
 
     date_ranges = (("submitted_from", "submitted_to"), ("billed_from", "billed_to"))
     fieldsets = (
-        ("Invoice", ("status", "kind", "backend", "contract", "customer")),
+        ("Invoice", ("status", "kind", "backend", "contract", "run", "customer")),
         ("People and amount", ("submitter", "approver", "currency", "total_min", "total_max")),
         (
             "Dates (UTC, both days included)",
@@ -240,6 +248,8 @@ class HistoryFilterForm(_FilterForm):
                 queryset = queryset.filter(**{field: data[field]})
         if data.get("contract"):
             queryset = queryset.filter(contract_id=data["contract"])
+        if data.get("run"):
+            queryset = queryset.filter(run_id=data["run"])
         if data.get("customer"):
             # An exact customer id wins; otherwise part of a name. (One indexed look-up, and
             # each branch then has a plain, index-driven plan; an OR of both has neither.)
@@ -317,7 +327,7 @@ class AuditFilterForm(_FilterForm):
             *[(name, name) for _pk, name in users],
         ]
         action = (self.data.get("action") or "").strip() if self.is_bound else ""
-        actions = list(AUDIT_ACTIONS)
+        actions = list(dict.fromkeys([*AUDIT_ACTIONS, *extensions.audit_actions]))
         if action and action not in actions:
             actions.append(action)
         self.action_choices = [("", "Any action"), *[(a, a) for a in actions]]

@@ -38,9 +38,13 @@ class StaleCycle(ServiceError):
 
 
 class CycleAlreadyInvoiced(ServiceError):
-    def __init__(self, message: str, invoice=None):
+    """`invoice`: the live local invoice holding the cycle (None if it let go meanwhile);
+    `upstream`: the backend itself already has an approved invoice for the period."""
+
+    def __init__(self, message: str, invoice=None, *, upstream: bool = False):
         super().__init__(message)
         self.invoice = invoice
+        self.upstream = upstream
 
 
 class NeedsConfirmation(ServiceError):

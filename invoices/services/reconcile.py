@@ -2,9 +2,11 @@
 
 `manage.py reconcile` (and the manager's Retry) look at what the backend holds and move the
 record along one of the `settle.*` steps of the workflow table: approved upstream, not approved
-(back to the inbox), gone upstream (a person decides), or an interrupted submission dropped.
-Corrections too: a void interrupted between its credit note and its void goes on with the void
-(the credit note is never sent again); one whose effect cannot be told needs a person.
+(back to the inbox), gone upstream (a person decides), or an interrupted submission dropped --
+or, for a bill run's submission whose draft exists upstream, completed (read back and queued for
+approval), so that the run never generates the cycle a second time. Corrections too: a void
+interrupted between its credit note and its void goes on with the void (the credit note is never
+sent again); one whose effect cannot be told needs a person.
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .. import workflow
+from .. import money, workflow
 from ..backends import cycle_backend
-from ..backends.base import NotFoundUpstream
+from ..backends.base import Draft, NotFoundUpstream
 from ..models import Invoice
+from ..snapshots import snapshot_lines
 from . import correct_upstream, records
 from .decide import correction_continue, invoice_cleanup_upstream, record_approved
-from .errors import UpstreamFailed
+from .errors import InvalidTransition, UpstreamFailed
 from .settle import ask_backend, back_to_pending
+from .submit import needs_empty_confirmation, record_submission
 
 S = Invoice.Status
 
@@ -123,6 +127,10 @@ def _drop_interrupted_submission(invoice: Invoice, actor) -> ReconcileResult:
                 before,
                 f"needs a person: its draft {invoice.upstream_id} is {draft.status} upstream",
             )
+        if draft is not None and invoice.run_id is not None:
+            completed = _complete_run_submission(invoice, draft, actor)
+            if completed is not None:
+                return completed
         if draft is not None:
             backend.delete_draft(invoice.upstream_id)
             detail += f"; its draft {invoice.upstream_id} was taken back"
@@ -133,6 +141,37 @@ def _drop_interrupted_submission(invoice: Invoice, actor) -> ReconcileResult:
         reason="interrupted submission settled by reconcile",
     )
     return ReconcileResult(invoice.pk, before, "dropped", detail)
+
+
+def _complete_run_submission(invoice: Invoice, draft: Draft, actor) -> ReconcileResult | None:
+    """Read an interrupted bill-run submission's draft back and queue it for approval, as the
+    submission would have. None when it cannot be completed (a draft with no lines or a zero
+    total, which a run never submits, or lines that cannot be read): then it is dropped."""
+    try:
+        lines = snapshot_lines(draft.lines, invoice.currency)
+        total_minor = money.to_minor(draft.total, invoice.currency)
+    except money.MoneyError:
+        return None
+    if needs_empty_confirmation(lines, total_minor):
+        return None
+    try:
+        record_submission(
+            actor,
+            invoice,
+            draft,
+            lines,
+            total_minor,
+            None,
+            step="settle.complete",
+            reason="interrupted bill-run submission completed by reconcile: its draft was read "
+            "back",
+        )
+    except InvalidTransition:
+        after = Invoice.objects.filter(pk=invoice.pk).values_list("status", flat=True).first()
+        return ReconcileResult(invoice.pk, S.SUBMITTING, after or "dropped", "changed meanwhile")
+    return ReconcileResult(
+        invoice.pk, S.SUBMITTING, S.PENDING, f"interrupted submission completed ({draft.id})"
+    )
 
 
 def invoices_to_reconcile(*, older_than: timedelta):

@@ -104,6 +104,7 @@ def drop(intent: Invoice, step: str, *, actor, reason: str) -> bool:
                     "customer_id": intent.customer_id,
                     "bill_for_date": intent.cycle_bill_for_date,
                     "kind": intent.kind,
+                    **({"run": intent.run_id} if intent.run_id is not None else {}),
                 },
             )
     return bool(deleted)

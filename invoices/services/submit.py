@@ -91,12 +91,16 @@ def invoice_submit_cycle(
     confirm_empty: bool = False,
     previous: Invoice | None = None,
     reissue: bool = False,
+    run_id: int | None = None,
 ) -> SubmitResult:
     """Generate the cycle's draft upstream, snapshot its real lines, and queue it for approval.
     With `previous`: a new version of a rejected invoice, or (`reissue`) of a voided one.
 
     `preview_total_minor` is a preview total the server itself computed (a bill run's); when
     None, the preview is computed here. A figure sent by a browser is never passed in.
+
+    `run_id`: the bill run submitting it (kept on the invoice; its events name the run, and no
+    per-invoice e-mail is sent).
 
     Raises StaleCycle (the cycle changed or vanished: the fresh list is attached),
     CycleAlreadyInvoiced, NeedsConfirmation, NotAllowed, InvalidTransition, UpstreamFailed, or a
@@ -109,7 +113,7 @@ def invoice_submit_cycle(
     contract, cycle, cycles = _chosen_cycle(contract_id, cycle_key, cycle_fp, previous)
     if preview_total_minor is None:
         preview_total_minor = _preview_total(backend, contract, cycle)
-    intent = _claim(actor, backend, contract, cycle, preview_total_minor, previous)
+    intent = _claim(actor, backend, contract, cycle, preview_total_minor, previous, run_id)
     draft_id = _generate(actor, backend, intent, contract, cycle)
     draft, lines, total_minor = _read_back(actor, backend, intent, draft_id)
     _check_period(actor, backend, intent, draft, contract, cycle)
@@ -122,7 +126,9 @@ def invoice_submit_cycle(
             if not lines
             else "The backend's draft totals zero. Tick the confirmation to submit it anyway."
         )
-    return SubmitResult(_record(actor, intent, draft, lines, total_minor, previous, cycles))
+    return SubmitResult(
+        record_submission(actor, intent, draft, lines, total_minor, previous, cycles=cycles)
+    )
 
 
 def _listed(cycles, cycle_key: str, cycle_fp: str) -> BillingCycle | None:
@@ -167,7 +173,7 @@ def _preview_total(backend, contract: Contract, cycle: BillingCycle) -> int | No
         return None
 
 
-def _claim(actor, backend, contract, cycle, preview_total_minor, previous) -> Invoice:
+def _claim(actor, backend, contract, cycle, preview_total_minor, previous, run_id) -> Invoice:
     """1. The intent: a `submitting` row that claims the cycle before anything goes upstream."""
     intent = Invoice(
         kind=Invoice.Kind.CYCLE,
@@ -191,6 +197,7 @@ def _claim(actor, backend, contract, cycle, preview_total_minor, previous) -> In
         content_hash="",
         submitted_by=actor,
         submitted_at=timezone.now(),
+        run_id=run_id,
     )
     records.link_revision(intent, previous)
     try:
@@ -238,6 +245,7 @@ def _generate(actor, backend, intent: Invoice, contract, cycle) -> str:
             "The billing backend already has an approved invoice for this billing period, so "
             "it cannot be invoiced again (corrections go through a credit note).",
             None,
+            upstream=True,
         ) from None
     except BackendError as exc:
         records.drop(intent, "submit.abandon", actor=actor, reason=str(exc))
@@ -307,9 +315,21 @@ def _check_period(actor, backend, intent: Invoice, draft: Draft, contract, cycle
     )
 
 
-def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous, cycles) -> Invoice:
+def record_submission(
+    actor,
+    intent: Invoice,
+    draft: Draft,
+    lines,
+    total_minor,
+    previous,
+    *,
+    cycles=(),
+    step: str = "submit.record",
+    reason: str = "",
+) -> Invoice:
     """4. The result: the snapshot and its hash, what is unusual about it and how many approvals
-    it needs, pending approval."""
+    it needs, pending approval. (Reconcile completes an interrupted bill-run submission through
+    here too, with its own step.)"""
     with transaction.atomic():
         invoice = records.locked(intent.pk)
         invoice.lines = lines
@@ -320,8 +340,9 @@ def _record(actor, intent: Invoice, draft: Draft, lines, total_minor, previous, 
         assess(invoice, cycles)
         records.transition(
             invoice,
-            "submit.record",
+            step,
             actor=actor,
+            reason=reason,
             data={
                 "upstream_id": draft.id,
                 "total_minor": total_minor,

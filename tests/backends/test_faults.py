@@ -229,8 +229,9 @@ def test_read_429_asking_for_too_long_a_wait_fails_now(vendor, adapter, httpserv
     httpserver.expect_request(vendor.read_path).respond_with_json(
         {}, status=429, headers={"Retry-After": str(int(RETRY_AFTER_CAP_S) * 100)}
     )
-    with pytest.raises(BackendUnavailable, match=r"rate-limiting.*retry after 500 s"):
+    with pytest.raises(BackendUnavailable, match=r"rate-limiting.*retry after 500 s") as excinfo:
         vendor.read(adapter)
+    assert excinfo.value.retry_after == 500.0  # a bill run waits that long before asking again
     assert sleeps.waits == []
     assert len(received(httpserver, vendor)) == 1
     assert clock() < SLACK
@@ -252,6 +253,7 @@ def test_write_429_is_unavailable_and_not_retried(vendor, adapter, httpserver, s
     with pytest.raises(BackendUnavailable) as excinfo:
         vendor.write(adapter)
     assert not isinstance(excinfo.value, OutcomeUnknown)
+    assert excinfo.value.retry_after == 1.0
     assert sleeps.waits == []
     assert len(received(httpserver, vendor, "POST")) == 1
 

@@ -255,6 +255,26 @@ def _settle_drop_intent(fake, clerk, manager2, manager):
     return None, DROPPED
 
 
+def _settle_complete(fake, clerk, manager2, manager):
+    # A bill run's submission interrupted after the draft was generated (its id kept): reconcile
+    # reads the draft back and queues it for approval instead of taking it back.
+    fake.fail("get_draft", BackendUnavailable("down"))
+    fake.fail("delete_draft", BackendUnavailable("down"))
+    with pytest.raises(services.UpstreamFailed):
+        services.invoice_submit_cycle(
+            actor=clerk,
+            contract_id="c-1",
+            cycle_key=MAY.key,
+            cycle_fp=services.cycle_fingerprint(MAY),
+            preview_total_minor=None,
+            run_id=7,
+        )
+    intent = Invoice.objects.get(status=S.SUBMITTING)
+    services.invoice_reconcile(invoice_id=intent.pk)
+    assert fake.calls["generate_draft"] == 1
+    return Invoice.objects.get(pk=intent.pk), S.PENDING
+
+
 SCENARIOS = {
     "submit.claim": _claim_and_record,
     "submit.record": _claim_and_record,
@@ -277,6 +297,7 @@ SCENARIOS = {
     "correct.record": _correct,
     "correct.apply": _correct_apply,
     "reissue.start": _reissue,
+    "settle.complete": _settle_complete,
 }
 
 
