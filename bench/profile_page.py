@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.history import DEFAULT_URL, configure  # noqa: E402
+from bench._inprocess import DEFAULT_URL, configure, plain_static_files  # noqa: E402
 
 
 def main() -> int:
@@ -47,15 +47,11 @@ def main() -> int:
     import django
 
     django.setup()
-    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
 
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+    plain_static_files()
     headers = {"HX-Request": "true"} if args.htmx else {}
     client = Client()
     client.force_login(get_user_model().objects.get(username=args.user))

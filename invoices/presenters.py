@@ -131,12 +131,22 @@ class InvoiceRow(Row):
 class InvoicePresenter:
     """Builds InvoiceRows for one page, for the person `viewer` (None: nobody in particular).
 
-    `coverage_backend` is the cycle backend whose contracts have a coverage page (rows of other
-    backends name their contract without a link); `with_age` fills InvoiceRow.age.
+    Rows are selectors.list_rows rows. `usernames` ({user id: username}) names submitters and
+    deciders when the rows do not carry their usernames; `coverage_backend` is the cycle backend
+    whose contracts have a coverage page (rows of other backends name their contract without a
+    link); `with_age` fills InvoiceRow.age.
     """
 
-    def __init__(self, *, viewer=None, coverage_backend: str | None = None, with_age=False):
+    def __init__(
+        self,
+        *,
+        viewer=None,
+        usernames: dict[int, str] | None = None,
+        coverage_backend: str | None = None,
+        with_age: bool = False,
+    ):
         self.viewer_id = getattr(viewer, "pk", None)
+        self.usernames = usernames
         self.coverage_backend = coverage_backend
         self.with_age = with_age
         self.detail_url = url_maker("invoices:detail")
@@ -162,9 +172,18 @@ class InvoicePresenter:
             return Link("Revise", self.revise_url(pk))
         return None
 
+    def people(self, invoice) -> tuple[str, str | None]:
+        """(submitter, decider or None) of a row, by username."""
+        if self.usernames is None:
+            return invoice.submitted_by__username, invoice.decided_by__username
+        names = self.usernames
+        decider = invoice.decided_by_id
+        return names[invoice.submitted_by_id], names[decider] if decider is not None else None
+
     def row(self, invoice, actions=()) -> InvoiceRow:
-        """`invoice`: a row of selectors.LIST_COLUMNS (attribute access)."""
+        """`invoice`: a row of selectors.list_rows (attribute access)."""
         pk = invoice.id
+        submitter, decider = self.people(invoice)
         url = self.detail_url(pk)
         kind, status, total = invoice.kind, invoice.status, invoice.total_minor
         contract_name = invoice.contract_name
@@ -204,9 +223,9 @@ class InvoicePresenter:
             submitted_iso=utc_iso(invoice.submitted_at),
             submitted=utc_minutes(invoice.submitted_at),
             age=age(invoice.submitted_at) if self.with_age else "",
-            submitter=invoice.submitted_by__username or "",
+            submitter=submitter,
             own=self.viewer_id is not None and invoice.submitted_by_id == self.viewer_id,
-            decider=invoice.decided_by__username or MISSING,
+            decider=decider or MISSING,
             decision_reason=invoice.decision_reason,
             action=self.action_of(pk, url, actions),
             revise_url=self.revise_url(pk),
