@@ -118,6 +118,8 @@ def invoice_page(invoice: Invoice, user) -> dict:
     events = list(
         AuditEvent.objects.filter(invoice__lineage=invoice.lineage)
         .select_related("invoice")
+        # The page shows each event and its invoice's version, not the invoice's lines.
+        .only(*AUDIT_ROW_FIELDS, "invoice__version")
         .order_by("seq")
     )
     is_submitter = invoice.submitted_by_id == user.pk
