@@ -42,6 +42,8 @@ def url_maker(name: str) -> Callable[[object], str]:
     prefix, suffix = reverse(name, args=[_MARKER]).split(_MARKER)
 
     def make(value) -> str:
+        if type(value) is int:  # ids: nothing to quote
+            return f"{prefix}{value}{suffix}"
         return f"{prefix}{quote(str(value), safe=_SAFE_IN_PATH)}{suffix}"
 
     return make
