@@ -75,11 +75,11 @@ class Pages:
         print(f"    EXPLAIN {label}:\n{plan}")
 
     # --- the runs ---------------------------------------------------------------------------
-    def first_page_only(self) -> Figure:
+    def first_page_only(self, label: str) -> Figure:
         from django.urls import reverse
 
         self.login_again()
-        return self.page("history, first page", reverse("invoices:history"), None)
+        return self.page(f"history, first page, {label}", reverse("invoices:history"), None)
 
     def run(self) -> float:
         from django.urls import reverse

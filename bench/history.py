@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import calendar
 import os
+import statistics
 import sys
 import time
 from datetime import date
@@ -141,21 +142,25 @@ def main() -> int:
 
 
 def growth(args, pages, results: Results, big_ratio: float) -> None:
-    """The first page on a database a tenth the size: its ratio to the bare view there."""
+    """The first page on a database a tenth the size, against the big one: each database's
+    ratio to the bare view, measured in turns (small, big, small, big, ...)."""
     small_url = args.database_url + "_growth"
-    print(f"\ngrowth: the first page with {args.growth_from:,} invoices")
+    print(f"\ngrowth: the first page with {args.growth_from:,} and {args.invoices:,} invoices")
     ensure_database(small_url)
     use_database(small_url)
     prepare(small_url, args.growth_from)
-    small = pages.first_page_only()
-    use_database(args.database_url)
-    big = pages.first_page_only()
-    ratio = (big.ratio + big_ratio) / 2 / small.ratio
+    small, big = [], [big_ratio]
+    for _ in range(3):
+        use_database(small_url)
+        small.append(pages.first_page_only(f"{args.growth_from:,} invoices").ratio)
+        use_database(args.database_url)
+        big.append(pages.first_page_only(f"{args.invoices:,} invoices").ratio)
+    ratio = statistics.median(big) / statistics.median(small)
     results.check(
         f"first page, {args.invoices:,} / {args.growth_from:,} invoices",
         ratio <= GROWTH_LIMIT,
-        f"{ratio:.2f} (ratios to the bare view: {small.ratio:.1f}x and "
-        f"{(big.ratio + big_ratio) / 2:.1f}x; target <= {GROWTH_LIMIT})",
+        f"{ratio:.2f} (median ratios to the bare view: {statistics.median(big):.1f}x and "
+        f"{statistics.median(small):.1f}x; target <= {GROWTH_LIMIT})",
     )
 
 

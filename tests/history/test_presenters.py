@@ -267,3 +267,72 @@ def test_audit_status_changes_read_from_and_to(record_event, clerk):
     )
     row = presenters.AuditPresenter().row(AuditEvent.objects.get(pk=event.pk))
     assert (row.change, row.reason) == ("pending_approval → —", "Wrong seats")
+
+
+# --- the rows' markup (invoices/templatetags/lists.py) -----------------------------------------
+HOSTILE = "<script x=\"1\" y='2'>&amp;</script>"
+
+
+def _hostile(row_class, **links):
+    from dataclasses import fields
+
+    values = {}
+    for f in fields(row_class):
+        values[f.name] = {"int": 1, "bool": True}.get(str(f.type), HOSTILE)
+    values.update(links)
+    return row_class(**values)
+
+
+@pytest.mark.parametrize("kind", ["history", "audit"])
+def test_every_value_in_a_row_is_escaped(kind):
+    from invoices.templatetags import lists
+
+    link = presenters.Link(HOSTILE, HOSTILE)
+    if kind == "history":
+        row = _hostile(presenters.InvoiceRow, action=link)
+        html = lists.history_rows([row])
+    else:
+        row = _hostile(presenters.AuditRow, invoice=link)
+        html = lists.audit_rows([row])
+    assert "<script" not in html and "'2'" not in html and '"1"' not in html
+    escaped = "&lt;script x=&quot;1&quot; y=&#x27;2&#x27;&gt;&amp;amp;&lt;/script&gt;"
+    assert escaped in html
+    assert html.count("<tr>") == 1
+
+
+def test_history_row_markup(make_invoice, manager):
+    invoice = make_invoice(
+        status=S.APPROVED,
+        decided_by=manager,
+        upstream_number="INV-7",
+        contract_id="c-9",
+        contract_name="Acme",
+        customer_name="Acme Ltd",
+        cycle_name="March 2026",
+        currency="KWD",
+        total_minor=1250,
+        submitted_at=datetime(2026, 3, 1, 12, 5, tzinfo=UTC),
+        version=2,
+    )
+    from invoices.templatetags import lists
+
+    row = row_of(invoice, coverage_backend="embedded")
+    html = lists.history_rows([row])
+    pk = invoice.pk
+    assert html == (
+        "  <tr>\n"
+        f'    <th scope="row"><a href="/invoices/{pk}/">#{pk}</a> <span class="muted">v2</span>'
+        '<br><span class="muted">INV-7</span></th>\n'
+        '    <td>Contract cycle<br><span class="muted">embedded</span></td>\n'
+        '    <td><a href="/contracts/c-9/coverage">Acme<span class="visually-hidden"> (billing '
+        "coverage)</span></a></td>\n"
+        "    <td>Acme Ltd</td>\n"
+        "    <td>March 2026</td>\n"
+        f'    <td class="num">KWD{NBSP}1.250</td>\n'
+        '    <td><span class="badge status-approved">Approved</span></td>\n'
+        '    <td><time datetime="2026-03-01T12:05:00+00:00">2026-03-01 12:05</time><br>'
+        '<span class="muted">by clerk</span></td>\n'
+        "    <td>manager</td>\n"
+        "    <td></td>\n"
+        "  </tr>\n"
+    )
