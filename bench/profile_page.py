@@ -63,11 +63,12 @@ def main() -> int:
 
     for _ in range(5):
         fetch()
-    samples = []
+    samples, cpu = [], []
     for _ in range(args.requests):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         fetch()
         samples.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
     queries = []
 
     def count(execute, sql, params, many, context):
@@ -81,11 +82,13 @@ def main() -> int:
     for _ in range(args.requests):
         fetch()
     profiler.disable()
-    print(
-        f"{args.path} as {args.user}: median {statistics.median(samples):.1f} ms without the "
-        f"profiler ({args.requests} requests), {len(queries)} queries, {size:,} bytes\n"
-    )
     stats = pstats.Stats(profiler)
+    print(
+        f"{args.path} as {args.user}: median {statistics.median(samples):.1f} ms "
+        f"({statistics.median(cpu):.1f} ms of this process's CPU) without the profiler "
+        f"({args.requests} requests), {len(queries)} queries, {size:,} bytes, "
+        f"{stats.total_calls / args.requests:,.0f} Python function calls per request\n"
+    )
     stats.strip_dirs().sort_stats(args.sort).print_stats(args.limit)
     return 0
 

@@ -72,11 +72,18 @@ def _same_instant(invoices: dict[str, Invoice], cycle: BillingCycle) -> Invoice 
 
 
 # --- clerk: my invoices ---------------------------------------------------------------------
+def not_revised() -> Exists:
+    """No newer version revises the invoice. (As NOT EXISTS, PostgreSQL walks a clerk's
+    rejections newest first and stops at a page; the equivalent `next_version__isnull` outer
+    join made it sort every rejection first: 580 ms against 1 ms on a million invoices.)"""
+    return ~Exists(Invoice.objects.filter(previous_id=OuterRef("pk")))
+
+
 def my_invoices(user, *, limit: int = 100) -> dict:
     """The clerk's rejected, unrevised invoices (newest decision first) and their latest
     submissions, as presenters.InvoiceRow."""
     mine = Invoice.objects.filter(submitted_by=user)
-    rejected = mine.filter(status=S.REJECTED, next_version__isnull=True)
+    rejected = mine.filter(not_revised(), status=S.REJECTED)
     needs_changes = list_rows(rejected.order_by("-decided_at"))[:limit]
     recent = list_rows(mine.order_by("-submitted_at", "-id"))[:limit]
     presenter = presenters.InvoicePresenter(viewer=user)
@@ -179,7 +186,7 @@ def home_dashboard(user) -> dict:
         context["failed_count"] = Invoice.objects.filter(status=S.FAILED).count()
     if user.has_perm(roles.SUBMIT):
         mine = Invoice.objects.filter(submitted_by=user)
-        sent_back = mine.filter(status=S.REJECTED, next_version__isnull=True)
+        sent_back = mine.filter(not_revised(), status=S.REJECTED)
         context["sent_back"] = presenters.InvoicePresenter(viewer=user).rows(
             list_rows(sent_back.order_by("-decided_at"))[:10]
         )
