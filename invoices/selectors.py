@@ -104,11 +104,8 @@ def approval_inbox(user, *, limit: int = 200) -> list[presenters.InvoiceRow]:
 
 # --- invoice page ---------------------------------------------------------------------------
 def invoice_for_page(pk: int) -> Invoice | None:
-    return (
-        Invoice.objects.select_related("submitted_by", "decided_by", "previous")
-        .filter(pk=pk)
-        .first()
-    )
+    # The page reads the versions (invoice_page), not `previous`: no second invoice row here.
+    return Invoice.objects.select_related("submitted_by", "decided_by").filter(pk=pk).first()
 
 
 def invoice_page(invoice: Invoice, user) -> dict:
