@@ -7,7 +7,16 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.db.models import Count, Exists, Min, OuterRef, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+)
 from django.utils import timezone
 
 from . import extensions, presenters, roles, workflow
@@ -240,10 +249,14 @@ def list_rows(queryset: QuerySet, *, usernames: bool = True, next_version: bool 
     columns = LIST_COLUMNS + USERNAMES if usernames else LIST_COLUMNS
     if not next_version:
         return queryset.values_list(*columns, named=True)
-    queryset = queryset.annotate(
-        has_next_version=Exists(Invoice.objects.filter(previous_id=OuterRef("pk")))
+    # An outer join on the unique previous_id, not EXISTS: PostgreSQL plans a subquery in the
+    # select list for every row the filter could match, and below a few hundred thousand
+    # invoices it then hashes every previous_id in the table to answer 50 rows (10 ms a page
+    # at 100,000 invoices; 0.1 ms as a join).
+    revised = ExpressionWrapper(Q(next_version__isnull=False), output_field=BooleanField())
+    return queryset.annotate(has_next_version=revised).values_list(
+        *columns, "has_next_version", named=True
     )
-    return queryset.values_list(*columns, "has_next_version", named=True)
 
 
 def history_queryset(user=None) -> QuerySet:
