@@ -289,6 +289,9 @@ class _PagePermissions:
             answer = self._answers[perm] = self._user.has_perm(perm)
         return answer
 
+    def __getattr__(self, name: str):  # anything else the rules may read: the user's own
+        return getattr(self._user, name)
+
 
 def _usernames(invoices, known: dict[int, str] | None) -> dict[int, str]:
     """{user id: username} for the submitters and deciders of `invoices`: from `known` (the
