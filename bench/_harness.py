@@ -1124,6 +1124,21 @@ class ServerSide:
     calls: list[tuple[float, float]] = field(default_factory=list)  # (start, end), epoch s
 
     @property
+    def backend_wall_ms(self) -> float:
+        """Time spent waiting for the backend (calls at the same time counted once)."""
+        total, current = 0.0, None
+        for start, end in sorted(self.calls):
+            if current is None or start > current[1]:
+                if current is not None:
+                    total += current[1] - current[0]
+                current = [start, end]
+            else:
+                current[1] = max(current[1], end)
+        if current is not None:
+            total += current[1] - current[0]
+        return total * 1000
+
+    @property
     def round_trips(self) -> int:
         """Backend calls one after the other: calls whose times overlap count once."""
         trips, busy_until = 0, float("-inf")
@@ -1223,6 +1238,7 @@ class StepStats:
     backend_ms: float
     round_trips: float = float("nan")  # mean backend round trips one after the other
     round_trips_max: int = 0
+    own_p95: float = float("nan")  # the app's own time: its duration minus backend waits
 
 
 def step_stats(
@@ -1234,7 +1250,7 @@ def step_stats(
     result = {}
     for step, group in by_step.items():
         latencies = [s.ms for s in group if s.status is not None]
-        srv, calls, bms, trips = [], [], [], []
+        srv, calls, bms, trips, own = [], [], [], [], []
         for s in group:
             sides = [server[r] for r in s.rids if r in server]
             if sides:
@@ -1242,6 +1258,7 @@ def step_stats(
                 calls.append(sum(x.backend_calls for x in sides))
                 bms.append(sum(x.backend_ms for x in sides))
                 trips.append(sum(x.round_trips for x in sides))
+                own.append(sum(x.ms - x.backend_wall_ms for x in sides))
         result[step] = StepStats(
             step=step,
             count=len(group),
@@ -1256,6 +1273,7 @@ def step_stats(
             backend_ms=statistics.fmean(bms) if bms else float("nan"),
             round_trips=statistics.fmean(trips) if trips else float("nan"),
             round_trips_max=max(trips, default=0),
+            own_p95=percentile(own, 95),
         )
     return result
 

@@ -75,7 +75,7 @@ def report(*, args, config, counts, seed, run, server, probe, standin_errors, gu
 
     headers = [
         "step", "kind", "n", "req/s", "p50", "p95", "p99", "refused", "errors", "app p95",
-        "calls", "trips", "p95/bare", "target", "verdict",
+        "own p95", "calls", "trips", "p95/bare", "target", "verdict",
     ]  # fmt: skip
     rows, missed = [], []
 
@@ -104,7 +104,7 @@ def report(*, args, config, counts, seed, run, server, probe, standin_errors, gu
             [
                 step, kind, str(s.count), h.fmt(s.rate, 1), h.fmt(s.p50), h.fmt(s.p95),
                 h.fmt(s.p99), str(s.refused), str(s.errors), h.fmt(s.server_p95),
-                h.fmt(s.backend_calls, 1), trips,
+                h.fmt(s.own_p95), h.fmt(s.backend_calls, 1), trips,
                 h.fmt(s.p95 / bare_p95, 1) if bare_p95 == bare_p95 and bare_p95 else "-",
                 target, "ok" if ok else "MISSED",
             ]
@@ -116,14 +116,15 @@ def report(*, args, config, counts, seed, run, server, probe, standin_errors, gu
     for step, kind in STEPS:
         if step in stats:
             add(step, kind, stats[step])
-    print(h.table(headers, rows, right=range(2, 13)))
+    print(h.table(headers, rows, right=range(2, 14)))
     print(
         f"\n(the first {warm:.0f} s of the run are left out: {len(warming)} requests, p95 "
         f"{h.fmt(h.percentile([x.ms for x in warming], 95))} ms while workers render their first "
         "pages; errors are counted over the whole run. Latencies in ms as the person waits, "
         "redirects included; 'app p95': the same requests in the app's own log, without waiting "
-        "for a free worker; 'calls': billing-backend calls per request; 'trips': of those, how "
-        "many came one after the other (calls at the same time count once), mean/max)"
+        "for a free worker; 'own p95': the app's time without its waits for the backend; 'calls': "
+        "billing-backend calls per request; 'trips': of those, how many came one after the "
+        "other (calls at the same time count once), mean/max)"
     )
     if "submit" in stats and stats["submit"].round_trips > ROUND_TRIPS["submit"] + 0.5:
         print(
