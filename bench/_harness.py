@@ -41,6 +41,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -833,6 +834,11 @@ class Plan:
     reject_share: float = 0.2
     search_terms: list[str] = field(default_factory=lambda: [""])
     history: bool = True
+    # > 0: each person signs in again once, at a random moment `sign_in_from` to
+    # `sign_in_from + sign_in_spread` seconds into the work (a fresh browser: someone
+    # arriving), so sign-ins arrive spread over the run instead of all at once.
+    sign_in_spread: float = 0.0
+    sign_in_from: float = 0.0
 
 
 class Person(threading.Thread):
@@ -873,9 +879,19 @@ class Person(threading.Thread):
                     self.stop.wait(1)
             self.signed_in.set()
             self.go.wait()
+            began = time.monotonic()
+            plan = self.plan
+            arrive_at = plan.sign_in_from + self.rng.uniform(0, plan.sign_in_spread)
+            arrived = self.role == "bare" or not self.plan.sign_in_spread
             # People do not all click at the same instant: start somewhere in the first pauses.
             self.stop.wait(self.rng.uniform(0, 2 * self.plan.think_s))
             while not self.stop.is_set():
+                if not arrived and time.monotonic() - began >= arrive_at:
+                    arrived = True
+                    self.browser.client.cookies.clear()  # a fresh browser
+                    self.sign_in()
+                    self.think()
+                    continue
                 self.iteration()
         except Exception as exc:  # a bench bug must show, not hang the run
             self.crashed = f"{type(exc).__name__}: {exc}"
@@ -1105,6 +1121,42 @@ class ServerSide:
     backend_calls: int = 0
     backend_ms: float = 0.0
     status: int | None = None
+    calls: list[tuple[float, float]] = field(default_factory=list)  # (start, end), epoch s
+
+    @property
+    def backend_wall_ms(self) -> float:
+        """Time spent waiting for the backend (calls at the same time counted once)."""
+        total, current = 0.0, None
+        for start, end in sorted(self.calls):
+            if current is None or start > current[1]:
+                if current is not None:
+                    total += current[1] - current[0]
+                current = [start, end]
+            else:
+                current[1] = max(current[1], end)
+        if current is not None:
+            total += current[1] - current[0]
+        return total * 1000
+
+    @property
+    def round_trips(self) -> int:
+        """Backend calls one after the other: calls whose times overlap count once."""
+        trips, busy_until = 0, float("-inf")
+        for start, end in sorted(self.calls):
+            if start >= busy_until:
+                trips += 1
+                busy_until = end
+            else:
+                busy_until = max(busy_until, end)
+        return trips
+
+
+def _log_time(text: str) -> float | None:
+    """Epoch seconds of a JSON log line's time (to the millisecond)."""
+    for pattern in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        with contextlib.suppress(ValueError, TypeError):
+            return datetime.strptime(text, pattern).timestamp()
+    return None
 
 
 def read_server_log(path: Path) -> dict[str, ServerSide]:
@@ -1128,8 +1180,12 @@ def read_server_log(path: Path) -> dict[str, ServerSide]:
             found[rid].ms = float(record.get("duration_ms") or 0)
             found[rid].status = record.get("status")
         elif record.get("logger") == "invoices.backends":
+            ms = float(record.get("duration_ms") or 0)
             found[rid].backend_calls += 1
-            found[rid].backend_ms += float(record.get("duration_ms") or 0)
+            found[rid].backend_ms += ms
+            end = _log_time(record.get("time"))  # logged when the call returned
+            if end is not None:
+                found[rid].calls.append((end - ms / 1000, end))
     return dict(found)
 
 
@@ -1180,6 +1236,9 @@ class StepStats:
     server_p95: float
     backend_calls: float
     backend_ms: float
+    round_trips: float = float("nan")  # mean backend round trips one after the other
+    round_trips_max: int = 0
+    own_p95: float = float("nan")  # the app's own time: its duration minus backend waits
 
 
 def step_stats(
@@ -1191,13 +1250,15 @@ def step_stats(
     result = {}
     for step, group in by_step.items():
         latencies = [s.ms for s in group if s.status is not None]
-        srv, calls, bms = [], [], []
+        srv, calls, bms, trips, own = [], [], [], [], []
         for s in group:
             sides = [server[r] for r in s.rids if r in server]
             if sides:
                 srv.append(sum(x.ms for x in sides))
                 calls.append(sum(x.backend_calls for x in sides))
                 bms.append(sum(x.backend_ms for x in sides))
+                trips.append(sum(x.round_trips for x in sides))
+                own.append(sum(x.ms - x.backend_wall_ms for x in sides))
         result[step] = StepStats(
             step=step,
             count=len(group),
@@ -1210,6 +1271,9 @@ def step_stats(
             server_p95=percentile(srv, 95),
             backend_calls=statistics.fmean(calls) if calls else float("nan"),
             backend_ms=statistics.fmean(bms) if bms else float("nan"),
+            round_trips=statistics.fmean(trips) if trips else float("nan"),
+            round_trips_max=max(trips, default=0),
+            own_p95=percentile(own, 95),
         )
     return result
 

@@ -7,7 +7,9 @@ Prints median and p95 of:
 - rating one cycle of a contract with 200 pricings of mixed types (billing_rules.rating),
   target < 20 ms;
 and, unless --no-db, the same two through billing_engine.api on an in-memory SQLite database
-(queries included), for information. Exits non-zero if a target is missed.
+(queries included), for information. Each median is also printed as a share of a fixed
+pure-Python loop timed in the same run (the machine-speed line). Exits non-zero if a target is
+missed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import _speed  # noqa: E402
 from billing_rules.cycles import compute_cycles  # noqa: E402
 from billing_rules.rating import PhaseTerm, PricingTerm, Tier, rate_window  # noqa: E402
 
@@ -171,16 +174,21 @@ def main() -> int:
     args = parser.parse_args()
 
     failed = False
-    print(f"{'measure':<34}{'median ms':>11}{'p95 ms':>10}{'target':>10}")
+    print(_speed.machine_line())
+    loop = _speed.loop_ms()  # the baseline: each median also as a share of the fixed loop
+    print(f"{'measure':<34}{'median ms':>11}{'p95 ms':>10}{'x loop':>9}{'target':>10}")
     for name, (median, p95) in pure(args.repeat).items():
         target = TARGETS_MS[name]
         verdict = "ok" if p95 < target else "MISSED"
         failed |= verdict != "ok"
         label = {"cycles": "cycles, 10 years monthly", "rating": "rate one cycle, 200 pricings"}
-        print(f"{label[name]:<34}{median:>11.3f}{p95:>10.3f}{f'< {target:g}':>10}  {verdict}")
+        print(
+            f"{label[name]:<34}{median:>11.3f}{p95:>10.3f}{median / loop:>9.3f}"
+            f"{f'< {target:g}':>10}  {verdict}"
+        )
     if not args.no_db:
         for name, (median, p95) in through_the_engine(args.repeat).items():
-            print(f"{name:<34}{median:>11.3f}{p95:>10.3f}{'(info)':>10}")
+            print(f"{name:<34}{median:>11.3f}{p95:>10.3f}{median / loop:>9.3f}{'(info)':>10}")
     return 1 if failed else 0
 
 

@@ -3,6 +3,7 @@
 import contextvars
 import json
 import logging
+import time
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 client_ip_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -21,9 +22,18 @@ class RequestIdFilter(logging.Filter):
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request id and any extra fields."""
 
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """ISO 8601 to the millisecond, with the offset: 2026-11-30T09:30:00.123+0000."""
+        moment = self.converter(record.created)
+        return (
+            time.strftime("%Y-%m-%dT%H:%M:%S", moment)
+            + f".{int(record.msecs):03d}"
+            + time.strftime("%z", moment)
+        )
+
     def format(self, record: logging.LogRecord) -> str:
         payload = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "time": self.formatTime(record),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

@@ -125,7 +125,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache ----------------------------------------------------------------------------------
 # Per-process memory by default. In production use Redis (redis://127.0.0.1:6379/0) so every
 # worker and every app server shares the billing-cycle cache and the country look-ups.
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://billing-admin")}
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default="locmemcache://billing-admin"),
+    # Rendered template fragments ({% cache %}: the list pages' filter forms), kept in each
+    # process's memory: never stale across a deploy (a new process starts empty), no round trip.
+    "template_fragments": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "template-fragments",
+        "OPTIONS": {"MAX_ENTRIES": 500},
+    },
+}
 
 # --- Authentication -------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -340,11 +340,85 @@ def format_money(minor: int, currency: str, locale: str | None = None) -> str:
     """Amount for people, with the currency's own digits: "$41.50", "¥98,000", "KWD 1.250".
 
     ``locale`` defaults to ``settings.BILLING_LOCALE`` when Django is configured, else en_US.
+    The text is Babel's ``format_currency`` (with CLDR currency spacing); what Babel works out
+    from the locale and currency is kept per (currency, locale), so a page of amounts costs a
+    few string operations each (``_babel_format_money`` is the reference it must equal).
     """
-    amount = to_major(minor, currency)
+    _check_int(minor)
     locale = (locale or _default_locale()).replace("-", "_")
+    layout = _money_layout(currency, locale)
+    if layout is None:
+        return _babel_format_money(minor, currency, locale)
+    return layout.format(minor)
+
+
+def _babel_format_money(minor: int, currency: str, locale: str) -> str:
+    amount = to_major(minor, currency)
     # Babel quantizes in the current context: give it room for amounts past 28 digits.
     with localcontext() as context:
         context.prec = max(context.prec, len(amount.as_tuple().digits) + 10)
         text = format_currency(amount, currency, locale=locale, currency_digits=True)
     return _currency_spacing(text, get_currency_symbol(currency, locale=locale))
+
+
+class _MoneyLayout:
+    """What Babel's ``NumberPattern.apply`` works out for a currency in a locale, once: the
+    pattern's prefix and suffix with the currency symbol in place, the grouping and the
+    symbols. ``format`` then does what ``apply`` does with an integer number of minor units,
+    digit for digit (the tests compare both on every locale)."""
+
+    def __init__(self, currency: str, locale: str):
+        from babel import Locale
+        from babel.numbers import get_decimal_symbol, get_group_symbol
+
+        parsed = Locale.parse(locale)
+        pattern = parsed.currency_formats["standard"]
+        self.currency = currency
+        self.exponent = exponent(currency)
+        self.prefix, self.suffix = pattern.prefix, pattern.suffix
+        self.int_min = pattern.int_prec[0]
+        self.primary, self.secondary = pattern.grouping
+        self.group = get_group_symbol(parsed, numbering_system="latn")
+        self.decimal = get_decimal_symbol(parsed, numbering_system="latn")
+        self.symbol = get_currency_symbol(currency, locale=parsed)
+        self.spacing_symbol = get_currency_symbol(currency, locale=locale)
+        # Patterns this layout does not reproduce go through Babel itself.
+        self.supported = (
+            pattern.scale == 0
+            and not pattern.exp_prec
+            and "@" not in pattern.pattern
+            and pattern.number_pattern != ""
+            and "¤¤¤" not in "".join((*self.prefix, *self.suffix))
+        )
+
+    def _grouped(self, digits: str) -> str:
+        if len(digits) < self.int_min:
+            digits = "0" * (self.int_min - len(digits)) + digits
+        size, groups = self.primary, ""
+        while len(digits) > size:
+            groups = self.group + digits[-size:] + groups
+            digits = digits[:-size]
+            size = self.secondary
+        return digits + groups
+
+    def format(self, minor: int) -> str:
+        negative = 1 if minor < 0 else 0
+        e = self.exponent
+        digits = str(-minor if negative else minor)
+        if e:
+            digits = digits.rjust(e + 1, "0")
+            number = self._grouped(digits[:-e]) + self.decimal + digits[-e:]
+        else:
+            number = self._grouped(digits)
+        text = self.prefix[negative] + number + self.suffix[negative]
+        if "¤" in text:
+            text = text.replace("¤¤", self.currency).replace("¤", self.symbol)
+        if "'" in text:
+            text = re.sub(r"'([^']*)'", lambda m: m.group(1) or "'", text)
+        return _currency_spacing(text, self.spacing_symbol)
+
+
+@functools.lru_cache(maxsize=512)
+def _money_layout(currency: str, locale: str) -> _MoneyLayout | None:
+    layout = _MoneyLayout(currency, locale)
+    return layout if layout.supported else None

@@ -1,0 +1,142 @@
+"""The list pages after presenters: fixed query budgets whatever the rows, the rows' text, and
+the filter forms' cached HTML always matching the request."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.urls import reverse
+
+from invoices.models import Invoice
+
+from ..helpers import count_queries
+
+pytestmark = pytest.mark.django_db
+S = Invoice.Status
+
+
+def queries_for(client, url: str) -> int:
+    client.get(url)  # warm caches (content types, the filter form's HTML)
+    with count_queries() as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+# --- query budgets ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("who", "url_name", "budget"),
+    [
+        ("manager", "invoices:inbox", 7),
+        ("clerk", "invoices:mine", 8),
+        ("clerk", "home", 12),
+        ("manager", "home", 12),
+        ("auditor", "invoices:history", 8),
+        ("manager", "invoices:history", 8),
+    ],
+)
+def test_list_pages_make_the_same_queries_for_2_or_60_rows(
+    client_for, request, make_invoice, clerk, manager2, who, url_name, budget
+):
+    client = client_for(request.getfixturevalue(who))
+    url = reverse(url_name)
+
+    def add(n):
+        for _ in range(n):
+            make_invoice(submitted_by=clerk, status=S.PENDING)
+            make_invoice(submitted_by=clerk, status=S.REJECTED, decided_by=manager2)
+
+    add(2)
+    few = queries_for(client, url)
+    add(30)
+    many = queries_for(client, url)
+    assert many == few
+    assert many <= budget
+
+
+def test_the_audit_log_makes_the_same_queries_for_2_or_60_events(
+    client_for, auditor, record_event, clerk, make_invoice, django_assert_max_num_queries
+):
+    client = client_for(auditor)
+    url = reverse("invoices:audit")
+    for _ in range(2):
+        record_event(clerk, "invoice.submitted", invoice=make_invoice(), to_status=S.PENDING)
+    few = queries_for(client, url)
+    for _ in range(60):
+        record_event(clerk, "invoice.submitted", invoice=make_invoice(), to_status=S.PENDING)
+    with django_assert_max_num_queries(few):
+        html = client.get(url).content.decode()
+    assert html.count('<th scope="row">#') == 50
+
+
+# --- what the rows say -----------------------------------------------------------------------
+def test_the_inbox_rows(client_for, manager, clerk, make_invoice):
+    mine = make_invoice(submitted_by=manager, currency="KWD", total_minor=1250)
+    theirs = make_invoice(
+        submitted_by=clerk, currency="JPY", total_minor=0, preview_total_minor=500
+    )
+    html = client_for(manager).get(reverse("invoices:inbox")).content.decode()
+    assert f'<a href="/invoices/{theirs.pk}/">#{theirs.pk}</a>' in html
+    assert 'manager <span class="muted">(you)</span>' in html
+    assert "clerk <span" not in html
+    assert "KWD\xa01.250" in html and "¥0" in html
+    assert '<span class="badge status-pending_approval">Pending approval</span>' in html
+    assert "Draft ≠ preview" in html and "Zero total" in html
+    assert mine.pk != theirs.pk
+
+
+def test_my_invoices_rows(client_for, clerk, manager, make_invoice):
+    rejected = make_invoice(
+        submitted_by=clerk,
+        status=S.REJECTED,
+        decided_by=manager,
+        decision_reason="Seat count <wrong>",
+        cycle_name="March 2026",
+        contract_name="Acme platform",
+    )
+    make_invoice(submitted_by=clerk, submitted_at=datetime(2026, 4, 2, 9, 30, tzinfo=UTC))
+    html = client_for(clerk).get(reverse("invoices:mine")).content.decode()
+    assert "Acme platform · March 2026" in html
+    assert "Seat count &lt;wrong&gt;" in html
+    assert f'<a href="{reverse("invoices:revise", args=[rejected.pk])}">Revise and resubmit' in html
+    assert "<td>2026-04-02 09:30</td>" in html
+    assert "<td>manager</td>" in html
+
+
+def test_home_lists_what_was_sent_back(client_for, clerk, manager, make_invoice):
+    rejected = make_invoice(
+        submitted_by=clerk, status=S.REJECTED, decided_by=manager, decision_reason="Check seats"
+    )
+    html = client_for(clerk).get(reverse("home")).content.decode()
+    assert f"#{rejected.pk} {rejected.contract_name}</a> — “Check seats” (manager)" in html
+    assert reverse("invoices:revise", args=[rejected.pk]) in html
+
+
+# --- the filter forms' cached HTML -----------------------------------------------------------
+def test_the_cached_filter_form_always_shows_this_request_s_filters(client_for, auditor):
+    client = client_for(auditor)
+    url = reverse("invoices:history")
+    assert 'value="ACME"' in client.get(url + "?q=ACME").content.decode()
+    assert 'value="ACME"' not in client.get(url).content.decode()
+    html = client.get(url + "?q=OTHER").content.decode()
+    assert 'value="OTHER"' in html and 'value="ACME"' not in html
+    again = client.get(url + "?q=ACME").content.decode()
+    assert 'value="ACME"' in again and 'value="OTHER"' not in again
+
+
+def test_the_cached_filter_form_shows_this_request_s_errors(client_for, auditor):
+    client = client_for(auditor)
+    url = reverse("invoices:history")
+    client.get(url + "?currency=USD")
+    response = client.get(url + "?currency=ZZZ")
+    assert response.status_code == 422
+    assert 'aria-invalid="true"' in response.content.decode()
+    assert 'aria-invalid="true"' not in client.get(url + "?currency=USD").content.decode()
+
+
+def test_a_new_account_appears_in_the_cached_people_filters(client_for, auditor, django_user_model):
+    client = client_for(auditor)
+    url = reverse("invoices:history")
+    assert "newcomer" not in client.get(url).content.decode()
+    django_user_model.objects.create_user(username="newcomer", password="x-123456789")
+    assert '<option value="newcomer">newcomer</option>' in client.get(url).content.decode()
+    audit = client.get(reverse("invoices:audit")).content.decode()
+    assert '<option value="newcomer">newcomer</option>' in audit
