@@ -1,7 +1,7 @@
 """Every change of an invoice's status happens here, one module per group of actions:
 
-- `submit`: clerks submit a contract cycle (claim → generate → read back → record) or an ad-hoc
-  invoice;
+- `submit`: clerks submit a contract cycle (claim → generate → read back → record);
+  `submit_adhoc`: an ad-hoc invoice;
 - `decide`: managers approve, retry or reject; the submitter withdraws;
 - `corrections`: clerks ask for credit notes and voids of approved invoices (and the money
   rules that hold them); `correct_upstream`: their writes once approved, and reading them back;
@@ -41,10 +41,10 @@ from .records import live_invoice_for_cycle
 from .submit import (
     SubmitResult,
     cycle_fingerprint,
-    invoice_submit_adhoc,
     invoice_submit_cycle,
     needs_empty_confirmation,
 )
+from .submit_adhoc import invoice_submit_adhoc
 
 __all__ = [
     "ALREADY_INVOICED_MESSAGE",

@@ -23,7 +23,7 @@ from ..backends.base import AdhocInvoiceRequest, AdhocLine, BackendError
 from ..forms import AddressForm, AdhocInvoiceForm, CustomerSearchForm, LineFormSet
 from ..forms.invoice import parse_quantity, payment_method_label
 from ..models import Invoice
-from ..services.submit import SUBMISSION_KEY
+from ..services.submit_adhoc import SUBMISSION_KEY
 from .common import done, problem_for, wants_fragment
 
 TEMPLATE = "invoices/new_adhoc.html"
