@@ -8,7 +8,7 @@ from datetime import date
 from django import forms
 from django.utils import timezone
 
-from invoices import money
+from invoices.forms.invoice import CurrencyCodeField
 
 from .batch import Selection
 from .planning import CONTRACT_STATUSES, DEFAULT_STATUSES, PlanFilters
@@ -28,10 +28,8 @@ class PlanForm(forms.Form):
         input_formats=["%Y-%m-%d"],
         error_messages={"invalid": "Enter a date as YYYY-MM-DD.", "required": "Choose a date."},
     )
-    currency = forms.CharField(
+    currency = CurrencyCodeField(
         required=False,
-        max_length=3,
-        label="Currency",
         help_text="Only contracts in this currency (ISO code); empty: every currency.",
         widget=forms.TextInput(attrs={"size": 4, "autocomplete": "off"}),
     )
@@ -54,15 +52,6 @@ class PlanForm(forms.Form):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
-
-    def clean_currency(self) -> str:
-        code = self.cleaned_data["currency"].strip().upper()
-        if code:
-            try:
-                money.exponent(code)
-            except money.MoneyError as exc:
-                raise forms.ValidationError(str(exc)) from None
-        return code
 
     def clean_customer(self) -> str:
         return self.cleaned_data["customer"].strip()

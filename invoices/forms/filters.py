@@ -13,7 +13,7 @@ from django.utils import timezone
 from .. import extensions, money, workflow
 from ..backends import ADHOC_BACKENDS, CYCLE_BACKENDS
 from ..models import Invoice
-from .invoice import search_text
+from .invoice import CurrencyCodeField, search_text
 
 S = Invoice.Status
 #: Shortest substring searched for: PostgreSQL's trigram indexes need three characters.
@@ -134,10 +134,8 @@ class HistoryFilterForm(_FilterForm):
     )
     submitter = forms.ChoiceField(required=False, label="Submitted by")
     approver = forms.ChoiceField(required=False, label="Approved by")
-    currency = forms.CharField(
+    currency = CurrencyCodeField(
         required=False,
-        max_length=3,
-        label="Currency",
         help_text="ISO code; needed for totals.",
         widget=forms.TextInput(attrs={"list": "currency-codes", "size": 4}),
     )
@@ -176,15 +174,6 @@ class HistoryFilterForm(_FilterForm):
         self.fields["approver"].choices = [("", "Anyone"), *people]
         for name in ("total_min", "total_max"):
             self.fields[name].widget.attrs.update({"inputmode": "decimal", "size": 10})
-
-    def clean_currency(self) -> str:
-        code = self.cleaned_data["currency"].strip().upper()
-        if code:
-            try:
-                money.exponent(code)
-            except money.MoneyError as exc:
-                raise forms.ValidationError(str(exc)) from None
-        return code
 
     def clean_contract(self) -> str:
         return self.cleaned_data["contract"].strip()

@@ -104,6 +104,25 @@ class PlainForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+class CurrencyCodeField(forms.CharField):
+    """An ISO 4217 code, typed (any case, spaces around it ignored): one the money rules know
+    (an unknown code is a field error), or "" when left empty."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 3)
+        kwargs.setdefault("label", "Currency")
+        super().__init__(**kwargs)
+
+    def clean(self, value) -> str:
+        code = super().clean(value).strip().upper()
+        if code:
+            try:
+                money.exponent(code)
+            except money.MoneyError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return code
+
+
 class MoneyField(forms.CharField):
     """An amount typed in the currency's major unit; cleaned to integer minor units by the
     form, which knows the currency (see AdhocInvoiceForm.clean / LineForm.clean)."""
