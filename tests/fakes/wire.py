@@ -74,17 +74,23 @@ class EngineAccess:
 
     @contextmanager
     def __call__(self):
-        if self.latency_s:
-            time.sleep(self.latency_s)
-        if self.shared is None:
-            try:
+        """One request's access to the engine. With `latency_s`, the request is answered no
+        sooner than that after it arrived: the stand-in's own work (the engine's queries) is
+        part of the backend's latency, as a real backend's would be, not added on top of it."""
+        began = time.monotonic()
+        try:
+            if self.shared is None:
+                try:
+                    yield
+                finally:
+                    connections.close_all()
+                return
+            with self._lock:
+                connections[self.shared.alias] = self.shared
                 yield
-            finally:
-                connections.close_all()
-            return
-        with self._lock:
-            connections[self.shared.alias] = self.shared
-            yield
+        finally:
+            if self.latency_s:
+                time.sleep(max(0.0, self.latency_s - (time.monotonic() - began)))
 
     def close(self) -> None:
         if self.shared is not None:
