@@ -28,6 +28,8 @@ from .templatetags.invoice_tags import age, period
 
 MISSING = "\u2014"  # what an empty cell shows
 NO_INBOX_EXTRAS = {"stage": "", "flags": (), "facts": None}
+#: The actions a list row offers a link for (InvoicePresenter.action_of).
+ROW_ACTIONS = ("approve", "revise")
 STATUS_LABELS: dict[str, str] = dict(Invoice.Status.choices)
 KIND_LABELS: dict[str, str] = dict(Invoice.Kind.choices)
 
@@ -174,7 +176,7 @@ class InvoicePresenter:
             text = self._periods[key] = period(*key)
         return text
 
-    def action_of(self, pk: int, url: str, actions) -> Link | None:
+    def action_of(self, pk: int, url: str, actions) -> Link | None:  # (of ROW_ACTIONS)
         """The row's one action link: review what the reader may approve, or revise what they
         may revise (`actions`: workflow.allowed_actions for the reader)."""
         if "approve" in actions:

@@ -409,9 +409,10 @@ def refusal(action: str, invoice, user) -> Refusal | None:
     return None
 
 
-def allowed_actions(invoice, user) -> frozenset[str]:
-    """The actions `user` may take on `invoice` now (what its page offers)."""
-    return frozenset(name for name in ACTIONS if refusal(name, invoice, user) is None)
+def allowed_actions(invoice, user, among=None) -> frozenset[str]:
+    """The actions `user` may take on `invoice` now (what its page offers); `among`: only
+    these are asked about (a list row offers one or two)."""
+    return frozenset(name for name in among or ACTIONS if refusal(name, invoice, user) is None)
 
 
 def may_read(user, invoice) -> bool:

@@ -60,16 +60,18 @@ def standing_in_for(user) -> tuple:
     Cached on the user object for its request, like Django's permission cache."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return ()
-    if user.pk not in delegates_today():
-        return ()
     cached = getattr(user, "_standing_in_cache", None)
-    if cached is None:
+    if cached is not None:
+        return cached
+    if user.pk not in delegates_today():
+        cached = ()
+    else:
         cached = tuple(
             absence.manager
             for absence in current_absences(user)
             if absence.manager.is_active and _model_backend.has_perm(absence.manager, roles.APPROVE)
         )
-        user._standing_in_cache = cached
+    user._standing_in_cache = cached
     return cached
 
 

@@ -195,7 +195,11 @@ def history_rows(invoices, *, user, usernames: dict[int, str] | None = None):
     reader = _PagePermissions(user)
     stages = _earlier_stage_people(invoices)
     actions = [
-        workflow.allowed_actions(_WithStages(invoice, stages.get(invoice.id, frozenset())), reader)
+        workflow.allowed_actions(
+            _WithStages(invoice, stages.get(invoice.id, frozenset())),
+            reader,
+            among=presenters.ROW_ACTIONS,
+        )
         for invoice in invoices
     ]
     return presenter.rows(invoices, actions)
