@@ -283,7 +283,9 @@ class RowMaker:
             "cycle_start_day": None,
             "bill_for": None,
             "period_start": datetime(date_from.year, date_from.month, date_from.day, tzinfo=UTC),
-            "period_end": datetime(date_to.year, date_to.month, date_to.day, tzinfo=UTC),
+            # [start, end): the form's last day is included, so the window ends the next midnight.
+            "period_end": datetime(date_to.year, date_to.month, date_to.day, tzinfo=UTC)
+            + timedelta(days=1),
             "currency": currency,
             "total_minor": request.total_minor,
             "preview_total_minor": request.total_minor,

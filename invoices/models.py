@@ -68,7 +68,9 @@ class Invoice(models.Model):
     cycle_end_date = models.CharField(max_length=64, blank=True)
     cycle_bill_for_date = models.CharField(max_length=64, blank=True)
     cycle_start_day = models.PositiveSmallIntegerField(null=True, blank=True)
-    # ... and parsed, for constraints, filters and sorting. Ad-hoc invoices: their period.
+    # ... and parsed, for constraints, filters and sorting. Ad-hoc invoices: their period. The
+    # period is the half-open window [period_start, period_end), for every kind: an ad-hoc
+    # invoice billed "2026-07-01 to 2026-07-31" (days included) ends 2026-08-01T00:00Z.
     bill_for = models.DateTimeField(null=True, blank=True)
     period_start = models.DateTimeField(null=True, blank=True)
     period_end = models.DateTimeField(null=True, blank=True)

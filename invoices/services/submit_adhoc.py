@@ -5,7 +5,7 @@ first submission instead of making another."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -86,7 +86,8 @@ def _create_adhoc(actor, backend, request, customer_name, previous, stored_key, 
             customer_id=request.customer_id,
             customer_name=customer_name,
             period_start=_midnight(request.date_from),
-            period_end=_midnight(request.date_to),
+            # The form's days are included: the window ends at the next midnight.
+            period_end=_midnight(request.date_to + timedelta(days=1)),
             currency=request.currency_code,
             total_minor=request.total_minor,
             preview_total_minor=request.total_minor,

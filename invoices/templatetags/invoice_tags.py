@@ -1,5 +1,6 @@
 """Presentation helpers for invoice pages."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 from django import template
@@ -8,6 +9,7 @@ from django.utils import timezone
 from invoices.backends.base import parse_wire_datetime
 
 register = template.Library()
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _as_moment(value) -> datetime | date | None:
@@ -34,12 +36,21 @@ def day(value) -> str:
 
 @register.simple_tag
 def period(start, end) -> str:
-    """A half-open window [start, end) shown as first day – last day (inclusive)."""
+    """A period shown as first day – last day (both included). A moment as its end (a datetime,
+    or an ISO date-time string: a billing cycle's window [start, end)) is exclusive: a window
+    ending at midnight ends the day before. A plain date as its end (a date, or "2026-07-31": an
+    ad-hoc line's days, as typed) is the last day itself."""
     first, stop = _as_moment(start), _as_moment(end)
     if first is None or stop is None:
         return "—"
     last = stop
-    if isinstance(stop, datetime) and (stop.hour, stop.minute, stop.second) == (0, 0, 0):
+    names_a_day = isinstance(end, date) and not isinstance(end, datetime)
+    names_a_day = names_a_day or (isinstance(end, str) and _ISO_DATE.match(end.strip()))
+    if (
+        not names_a_day
+        and isinstance(stop, datetime)
+        and (stop.hour, stop.minute, stop.second) == (0, 0, 0)
+    ):
         last = stop - timedelta(days=1)
     if day(last) < day(first):
         last = first

@@ -330,3 +330,18 @@ def test_every_value_the_manager_reads_is_in_the_content_hash(client_for, clerk,
         # (The currency's id and code are shown through its name; no shipping address here.)
         if path[-1] not in ("currency_id", "currency_code", "shipping_country"):
             assert adhoc_facts(changed) != adhoc_facts(request), path
+
+
+def test_an_adhoc_period_shows_its_days_both_included(client_for, clerk, manager, world):
+    submit(client_for(clerk), world)
+    invoice = Invoice.objects.get()
+    # Stored as every invoice's window is, half-open: the last day is included.
+    assert (invoice.period_start.date().isoformat(), invoice.period_end.date().isoformat()) == (
+        "2026-07-01",
+        "2026-08-01",
+    )
+    client = client_for(manager)
+    pages = ("invoices:inbox", "invoices:history")
+    for url in (reverse("invoices:detail", args=[invoice.pk]), *map(reverse, pages)):
+        html = client.get(url).content.decode()
+        assert "2026-07-01 – 2026-07-31" in html and "2026-07-30" not in html, url
