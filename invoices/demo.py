@@ -5,6 +5,7 @@ Runs only on an empty local history (idempotent) and only through the services a
 port, exactly as people would.
 """
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test.utils import override_settings
 from django.utils import timezone
@@ -47,7 +48,12 @@ def _candidates():
 
 # The demo's own history announces nothing: its e-mails are sent to memory, at once.
 @override_settings(
-    TASKS={"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}},
+    TASKS={
+        "default": {
+            "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+            "QUEUES": settings.TASK_QUEUES,
+        }
+    },
     EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
 )
 def seed_workflow_demo() -> str:

@@ -35,7 +35,7 @@ def _children(pid: int) -> set[int]:
 
 
 @pytest.mark.skipif(not Path("/proc").exists(), reason="reads /proc to find the child processes")
-def test_run_local_serves_runs_tasks_and_stops_everything_on_ctrl_c(tmp_path):
+def test_make_run_seeds_serves_runs_tasks_and_stops_everything_on_ctrl_c(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
     env.update(
         DJANGO_SETTINGS_MODULE="billing_admin.settings",
@@ -47,7 +47,13 @@ def test_run_local_serves_runs_tasks_and_stops_everything_on_ctrl_c(tmp_path):
         SWEEP_SECONDS="2",
     )
     manage = [sys.executable, "manage.py"]
+    # As `make run` does: migrate, seed the demo (in a fresh process: nothing imported yet), serve.
     subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
+    seeded = subprocess.run(
+        [*manage, "seed_demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    assert "Local invoice history" in seeded.stdout and "Demo users" in seeded.stdout
     port = _free_port()
     server = subprocess.Popen(
         [*manage, "run_local", "--port", str(port)],
