@@ -38,17 +38,11 @@ from .base import (
     BackendUnavailable,
     NotFoundUpstream,
 )
-from .replies import (  # noqa: F401  (the adapters import these from here too)
-    MAX_MESSAGE_CHARS,
-    UNREADABLE,
+from .replies import (
     Reply,
     ReplyLost,
-    UnreadableReply,
-    clip,
     generic_error_details,
     json_bytes,
-    looks_like_html,
-    mask_secret,
     parse_retry_after,
 )
 

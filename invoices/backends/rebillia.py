@@ -47,7 +47,7 @@ from .base import (
     PaymentMethod,
     RemoteInvoice,
 )
-from .http import HttpClient, ReplyLost, UnreadableReply, mask_secret
+from .http import HttpClient
 from .rebillia_corrections import RebilliaCorrections
 from .rebillia_wire import (
     NAME,
@@ -67,6 +67,7 @@ from .rebillia_wire import (
     _text,
     _unreadable,
 )
+from .replies import ReplyLost, UnreadableReply, mask_secret
 
 MAX_PAGE_SIZE = 250
 MAX_LIST_PAGES = 20  # at most 5,000 items read when scanning a list

@@ -30,8 +30,9 @@ from .base import (
     OutcomeUnknown,
     RemoteInvoice,
 )
-from .http import HttpClient, ReplyLost
+from .http import HttpClient
 from .rebillia_wire import NAME, _decimal, _id_path, _object, _text
+from .replies import ReplyLost
 
 _PAID = frozenset({"paid", "partialpaid"})
 

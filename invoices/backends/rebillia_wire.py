@@ -21,7 +21,7 @@ from .base import (
     PaymentMethod,
     RemoteInvoice,
 )
-from .http import UNREADABLE, UnreadableReply
+from .replies import UNREADABLE, UnreadableReply
 
 NAME = "rebillia"
 

@@ -49,7 +49,8 @@ from .base import (
     RemoteInvoice,
     sum_amounts,
 )
-from .http import HttpClient, Reply, ReplyLost, UnreadableReply, mask_secret
+from .http import HttpClient
+from .replies import Reply, ReplyLost, UnreadableReply, mask_secret
 from .zenskar_corrections import CANNOT_BE_VOIDED, ZenskarCorrections
 from .zenskar_wire import (
     _PRICING_TYPES,

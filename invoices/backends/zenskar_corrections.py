@@ -29,7 +29,8 @@ from .base import (
     OutcomeUnknown,
     RemoteInvoice,
 )
-from .http import HttpClient, ReplyLost, UnreadableReply
+from .http import HttpClient
+from .replies import ReplyLost, UnreadableReply
 from .zenskar_wire import NAME, _dec, _id_path, _in_currency, _remote_invoice, _text, _unreadable
 
 CANNOT_BE_VOIDED = "INVOICE_CANNOT_BE_VOIDED"

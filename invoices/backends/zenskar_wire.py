@@ -27,7 +27,7 @@ from .base import (
     parse_wire_datetime,
     sum_amounts,
 )
-from .http import UNREADABLE, UnreadableReply
+from .replies import UNREADABLE, UnreadableReply
 
 NAME = "zenskar"
 ESTIMATE_NOTE = "Estimated from the contract's terms; the backend's draft is authoritative"

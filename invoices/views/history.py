@@ -153,21 +153,13 @@ def _stamp() -> str:
 def history_list(request):
     form = HistoryFilterForm(request.GET, users=selectors.user_choices())
     user = request.user
-    try:
-        current_backend = cycle_backend().name
-    except BackendError:
-        current_backend = None
-    extra = {
-        "cycle_backend_name": current_backend,
-        "currencies": COMMON_CURRENCIES,
-    }
     return _list_page(
         request,
         "invoices/history.html",
         form,
         lambda f, **kw: selectors.history_page(f, user=user, **kw),
         HISTORY_LIST,
-        extra,
+        {"currencies": COMMON_CURRENCIES},
     )
 
 

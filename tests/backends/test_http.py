@@ -10,12 +10,8 @@ import httpx
 import pytest
 
 from invoices.backends.base import BackendRejected
-from invoices.backends.http import (
-    BACKOFF_CAP_S,
-    HttpClient,
-    mask_secret,
-    parse_retry_after,
-)
+from invoices.backends.http import BACKOFF_CAP_S, HttpClient
+from invoices.backends.replies import mask_secret, parse_retry_after
 
 from .conftest import REBILLIA_KEY, ZENSKAR_KEY, recorded
 from .test_rebillia import REQUEST

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from invoices.backends import adhoc_backend, cycle_backend, reset_backends
 from invoices.backends.base import BackendError, CheckResult
-from invoices.backends.http import mask_secret
+from invoices.backends.replies import mask_secret
 
 CAPABILITIES = (
     ("contract cycles", "BILLING_BACKEND", cycle_backend),
