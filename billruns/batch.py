@@ -118,7 +118,9 @@ def outlook(batch_id: int) -> Outlook:
 def process_approval(item: BatchApprovalItem, batch: BatchApproval) -> None:
     actor = batch.created_by
     try:
-        services.invoice_approve(actor=actor, invoice_id=item.invoice_id, seen_hash=item.seen_hash)
+        invoice = services.invoice_approve(
+            actor=actor, invoice_id=item.invoice_id, seen_hash=item.seen_hash
+        )
     except services.DraftDrifted as exc:
         changes = "; ".join(change.describe() for change in exc.changes)
         _settle(item, "refuse", f"{exc.message} ({changes})" if changes else exc.message)
@@ -136,7 +138,15 @@ def process_approval(item: BatchApprovalItem, batch: BatchApproval) -> None:
         log.exception("batch approval %s item %s failed unexpectedly", batch.pk, item.pk)
         _settle(item, "fail", f"Unexpected error ({type(exc).__name__}); see the logs.")
     else:
-        _settle(item, "approve", "")
+        if invoice.status == Invoice.Status.PENDING:  # a stage of a two-stage approval
+            _settle(
+                item,
+                "stage",
+                f"Stage {invoice.stages_done} of {invoice.stages_required} approved; another "
+                "manager approves the last stage, which sends it to the billing backend.",
+            )
+        else:
+            _settle(item, "approve", "")
 
 
 def _not_pending(item: BatchApprovalItem, batch: BatchApproval, message: str) -> None:

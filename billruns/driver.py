@@ -9,14 +9,16 @@ With a backend that runs tasks inline (tests' ImmediateBackend) it works to the 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
+from . import leases
 from .threads import run_in_threads
 
 log = logging.getLogger(__name__)
@@ -44,13 +46,63 @@ class Job:
     threads: int
 
 
+class Held:
+    """The items this worker holds under a lease right now, and a thread that renews their
+    leases every third of a lease while they are held: an item whose work outlasts one lease
+    (a slow backend) is never taken back from a live worker; a dead worker's leases lapse."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._items: dict[int, object] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._keep, name="billrun-leases", daemon=True)
+
+    def __enter__(self) -> Held:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def add(self, item) -> None:
+        with self._lock:
+            self._items[id(item)] = item
+
+    def discard(self, item) -> None:
+        with self._lock:
+            self._items.pop(id(item), None)
+
+    def _keep(self) -> None:
+        every = leases.lease_length().total_seconds() / 3
+        try:
+            while not self._stop.wait(every):
+                with self._lock:
+                    held = list(self._items.values())
+                by_model: dict[type, list[str]] = {}
+                for item in held:
+                    by_model.setdefault(type(item), []).append(item.lease_token)
+                for model, tokens in by_model.items():
+                    try:
+                        leases.extend(model, tokens)
+                    except DatabaseError as exc:  # the lease lapses; the item is settled anyway
+                        log.warning("bill run worker: could not renew leases: %s", exc)
+        finally:
+            connections.close_all()
+
+
 def drive(job: Job, *, seconds: float | None = SLICE_SECONDS) -> str:
     """Work `job` until it is done ("finished"), or until `seconds` have passed ("continue":
     the caller enqueues the next slice). Waits for retries due within the slice."""
+    with Held() as held:
+        return _drive(job, seconds, held)
+
+
+def _drive(job: Job, seconds: float | None, held: Held) -> str:
     deadline = None if seconds is None else time.monotonic() + seconds
     while True:
         job.heartbeat()
-        run_in_threads(job.threads, lambda: _drain(job, deadline))
+        run_in_threads(job.threads, lambda: _drain(job, deadline, held))
         outlook = job.outlook()
         if outlook.open == 0:
             job.finish()
@@ -68,14 +120,18 @@ def drive(job: Job, *, seconds: float | None = SLICE_SECONDS) -> str:
             time.sleep(min(wait, 60.0))
 
 
-def _drain(job: Job, deadline: float | None) -> None:
+def _drain(job: Job, deadline: float | None, held: Held) -> None:
     beat = time.monotonic()
     while deadline is None or time.monotonic() < deadline:
         try:
             item = job.claim()
             if item is None:
                 return
-            job.work(item)
+            held.add(item)
+            try:
+                job.work(item)
+            finally:
+                held.discard(item)
             if time.monotonic() - beat > HEARTBEAT_EVERY_S:
                 job.heartbeat()
                 beat = time.monotonic()

@@ -60,6 +60,18 @@ def claim(queryset: models.QuerySet, *, limit: int = 1) -> list:
     return items
 
 
+def extend(model, tokens: list[str]) -> int:
+    """Renew the leases a live worker still holds (`tokens`), so that an item whose work takes
+    longer than one lease (a slow backend) is not taken back from under it. A lease the sweep
+    already took back (its token cleared) is not renewed."""
+    if not tokens:
+        return 0
+    expires = timezone.now() + lease_length()
+    return model.objects.filter(lease_token__in=tokens, status=CLAIMED).update(
+        lease_expires_at=expires
+    )
+
+
 def move(item, steps: dict[str, Step], step: str, *, leased: bool = True, **fields) -> bool:
     """Move one item along `step` if it is still in a source state (and, for a leased step,
     still held under the lease this worker claimed it with). Returns whether it moved. A step

@@ -140,6 +140,7 @@ def deliver_batch_summary(batch_id: int) -> str:
                 f"{batch.created_by.get_username()} approved invoices of bill run #{batch.run_id}.",
                 "",
                 f"Approved: {counts[ApprovalState.APPROVED]}",
+                f"Stage approved, another approval needed: {counts[ApprovalState.STAGED]}",
                 f"Refused: {counts[ApprovalState.REFUSED]}",
                 f"Failed: {counts[ApprovalState.FAILED]}",
                 "",

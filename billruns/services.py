@@ -23,7 +23,7 @@ from invoices.services import InvalidTransition, NotAllowed
 from . import leases
 from .models import BillRun, BillRunItem
 from .planning import Plan, PlanFilters, build_plan
-from .states import ITEM_STEPS, OPEN, RUN_STEPS, ItemState, RunState
+from .states import ACTIVE_RUN_STATES, ITEM_STEPS, OPEN, RUN_STEPS, ItemState, RunState
 
 R = RunState
 #: A plan older than this is planned again before launching (what is due changes).
@@ -304,8 +304,12 @@ def finish_if_done(run_id: int) -> bool:
 
     with transaction.atomic():
         run = _locked(run_id)
-        if run.finished_at is not None or run.status not in (R.RUNNING, R.CANCELLED):
+        if run.finished_at is not None or run.status not in ACTIVE_RUN_STATES:
             return False
+        if run.status == R.CANCELLED:
+            # An item in flight at the cancel that came back to wait (a backend outage, an
+            # expired lease) starts no more: it is cancelled like the others were.
+            leases.move_all(run.items.all(), ITEM_STEPS, "cancel", finished_at=timezone.now())
         if run.items.filter(status__in=OPEN).exists():
             return False
         if run.status == R.RUNNING:

@@ -13,7 +13,8 @@ an interrupted submission of its own); pending items are cancelled with their ru
 are retried on request.
 
 An item of a batch approval: pending → claimed → approved, refused (four eyes, a stale hash, a
-drifted draft ...) or failed (the backend's message), or back to pending (a retry).
+drifted draft ...) or failed (the backend's message), staged (an approval policy wants another
+manager's approval too), or back to pending (a retry).
 
 This module imports no models: billruns.models imports it.
 """
@@ -48,6 +49,9 @@ class ApprovalState(models.TextChoices):
     PENDING = "pending", "Waiting"
     CLAIMED = "claimed", "In progress"
     APPROVED = "approved", "Approved"
+    # An approval policy asks this invoice for another approval: this one is recorded as a
+    # stage, and the invoice waits for another manager (nothing was sent upstream yet).
+    STAGED = "staged", "Stage approved; another approval needed"
     REFUSED = "refused", "Refused"
     FAILED = "failed", "Failed"
 
@@ -92,6 +96,7 @@ ITEM_STEPS: dict[str, Step] = {
 #: Items of a batch approval.
 APPROVAL_STEPS: dict[str, Step] = {
     "approve": _s({A.CLAIMED}, A.APPROVED),
+    "stage": _s({A.CLAIMED}, A.STAGED),
     "refuse": _s({A.CLAIMED}, A.REFUSED),
     "fail": _s({A.CLAIMED}, A.FAILED),
     "wait": _s({A.CLAIMED}, A.PENDING),
@@ -112,4 +117,4 @@ RUN_STEPS: dict[str, Step] = {
 ACTIVE_RUN_STATES = (R.RUNNING, R.CANCELLED)
 #: Item outcomes shown as "done" in progress and throughput.
 ITEM_DONE = (I.SUBMITTED, I.SKIPPED, I.FAILED, I.CANCELLED)
-APPROVAL_DONE = (A.APPROVED, A.REFUSED, A.FAILED)
+APPROVAL_DONE = (A.APPROVED, A.STAGED, A.REFUSED, A.FAILED)

@@ -18,7 +18,7 @@ from . import leases, notifications, services
 from .batch import enqueue_batch
 from .batch import finish_if_done as finish_batch_if_done
 from .models import BatchApproval, BatchApprovalItem, BillRun, BillRunItem
-from .states import APPROVAL_STEPS, ITEM_STEPS, OPEN, BatchState, RunState
+from .states import ACTIVE_RUN_STATES, APPROVAL_STEPS, ITEM_STEPS, OPEN, BatchState, RunState
 
 
 def sweep(*, older_than: timedelta) -> list[str]:
@@ -37,9 +37,7 @@ def sweep(*, older_than: timedelta) -> list[str]:
         services.enqueue_planning(run_id)
         lines.append(f"run {run_id}: planning restarted")
 
-    active = BillRun.objects.filter(
-        stale, status__in=(RunState.RUNNING, RunState.CANCELLED), finished_at__isnull=True
-    )
+    active = BillRun.objects.filter(stale, status__in=ACTIVE_RUN_STATES, finished_at__isnull=True)
     for run_id in active.values_list("pk", flat=True):
         if services.finish_if_done(run_id):
             lines.append(f"run {run_id}: finished")

@@ -32,7 +32,7 @@ from .config import concurrency
 from .driver import Job, Outlook
 from .models import BillRun, BillRunItem
 from .services import finish_if_done
-from .states import ITEM_STEPS, OPEN, RunState
+from .states import ACTIVE_RUN_STATES, ITEM_STEPS, OPEN, RunState
 from .states import ItemState as I
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,13 @@ def outlook(run_id: int) -> Outlook:
         lease_ends=Min("lease_expires_at", filter=Q(status=I.CLAIMED)),
     )
     run = BillRun.objects.filter(pk=run_id).values("status", "backoff_until").first()
-    if run is None or run["status"] not in (RunState.RUNNING, RunState.CANCELLED):
+    if run is None or run["status"] not in ACTIVE_RUN_STATES:
         return Outlook(0, None, None)
+    if run["status"] == RunState.CANCELLED:
+        # Nothing waiting starts again (finish_if_done cancels it): only items in flight count.
+        return Outlook(found["open"] - found["pending"], None, found["lease_ends"])
     next_due = None
-    if found["pending"] and run["status"] == RunState.RUNNING:
+    if found["pending"]:
         now = timezone.now()
         next_due = max(d for d in (found["next_due"] or now, run["backoff_until"] or now, now))
     return Outlook(found["open"], next_due, found["lease_ends"])

@@ -21,7 +21,7 @@ from invoices.views.common import done, problem_for, wants_fragment
 from .. import selectors
 from ..forms import PlanForm, default_through
 from ..services import billrun_cancel, billrun_launch, billrun_plan, billrun_retry_failed
-from ..states import RUN_STEPS, ItemState, RunState
+from ..states import ACTIVE_RUN_STATES, RUN_STEPS, ItemState, RunState
 from .common import require_reader, run_or_404
 
 R = RunState
@@ -65,7 +65,7 @@ def _run_context(run, user) -> dict:
         "may_review": user.has_perm(roles.APPROVE),
         "may_history": user.has_perm(roles.HISTORY),
         "moving": run.status == R.PLANNING
-        or (run.status in (R.RUNNING, R.CANCELLED) and run.finished_at is None),
+        or (run.status in ACTIVE_RUN_STATES and run.finished_at is None),
     }
     if run.status in (R.PLANNED, R.CANCELLED) and run.launched_at is None:
         exceptions = run.plan.get("exceptions", [])
@@ -107,7 +107,7 @@ def run_page(request, pk: int):
         # The page polls its progress part; once the run's state changed, it reloads whole
         # (the actions and the lists depend on the state).
         seen = request.GET.get("seen", "")
-        if seen != run.status or (seen in (R.RUNNING, R.CANCELLED) and run.finished_at):
+        if seen != run.status or (seen in ACTIVE_RUN_STATES and run.finished_at):
             return HttpResponseClientRefresh()
         context = {"run": run, "moving": True}
         if run.launched_at is not None:

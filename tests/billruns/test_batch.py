@@ -11,6 +11,7 @@ from billruns.states import ApprovalState, BatchState
 from invoices import services as invoice_services
 from invoices.backends.base import BackendUnavailable
 from invoices.models import AuditEvent, Invoice, Notification
+from policies.models import ApprovalRule
 from tests.workflow.fake_backend import line
 
 from .conftest import launched
@@ -57,6 +58,27 @@ def test_approve_selected_approves_each_invoice_with_the_hash_shown(
     assert len(mail.outbox) == 1
     assert sorted(mail.outbox[0].to) == ["clerk@example.com", "manager@example.com"]
     assert "Approved: 3" in mail.outbox[0].body
+
+
+def test_approve_selected_records_a_stage_when_a_policy_asks_for_two_approvals(
+    world, clerk, manager, django_capture_on_commit_callbacks
+):
+    ApprovalRule.objects.create(name="Everything twice", stages=2)
+    run = launched(clerk, django_capture_on_commit_callbacks)
+    invoices = list(Invoice.objects.filter(run_id=run.pk).order_by("pk"))
+    mail.outbox.clear()
+    batch = approve(manager, run, select(invoices[:2]), django_capture_on_commit_callbacks)
+    assert batch.status == BatchState.FINISHED
+    for status, message in outcomes(batch).values():
+        assert status == A.STAGED
+        assert message.startswith("Stage 1 of 2 approved; another manager approves")
+    assert set(Invoice.objects.values_list("status", flat=True)) == {Invoice.Status.PENDING}
+    assert world.calls["approve_draft"] == 0  # nothing goes upstream before the last stage
+    finished = AuditEvent.objects.get(action="billrun.batch_approval_finished")
+    assert finished.data["items"] == {"staged": 2}
+    assert len(mail.outbox) == 1
+    assert "Approved: 0" in mail.outbox[0].body
+    assert "Stage approved, another approval needed: 2" in mail.outbox[0].body
 
 
 def test_approve_selected_refuses_the_managers_own_submissions(

@@ -2,14 +2,15 @@
 back (by another worker or the sweep) and settles by asking the backend, never by generating the
 cycle twice. The sweep restarts runs no worker is working on."""
 
+import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from billruns import services, tasks, work
+from billruns import driver, leases, services, tasks, work
 from billruns.models import BillRun, BillRunItem
-from billruns.states import ItemState, RunState
+from billruns.states import ITEM_STEPS, ItemState, RunState
 from invoices.audit import audit_verify
 from invoices.models import AuditEvent, Invoice
 from invoices.sweep import run_sweep
@@ -177,3 +178,34 @@ def test_the_sweep_restarts_planning_that_a_dead_worker_left(
         report = run_sweep(older_than=timedelta(seconds=60))
     assert f"billruns: run {run.pk}: planning restarted" in report.lines
     assert BillRun.objects.get(pk=run.pk).status == RunState.PLANNED
+
+
+def test_a_live_workers_leases_are_renewed_while_it_works_and_a_taken_back_one_is_not(world, clerk):
+    run = launched_idle(clerk)
+    mine, taken = work._claim(run.pk), work._claim(run.pk)
+    past = timezone.now() - timedelta(seconds=1)
+    BillRunItem.objects.filter(pk__in=[mine.pk, taken.pk]).update(lease_expires_at=past)
+    leases.requeue_expired(BillRunItem.objects.filter(pk=taken.pk), ITEM_STEPS)
+    assert leases.extend(BillRunItem, [mine.lease_token, taken.lease_token]) == 1
+    mine.refresh_from_db()
+    assert mine.lease_expires_at > timezone.now()  # still this worker's: nobody may take it
+    assert leases.requeue_expired(BillRunItem.objects.all(), ITEM_STEPS) == 0
+    taken.refresh_from_db()
+    assert taken.status == I.PENDING and taken.lease_token == ""
+
+
+@pytest.mark.django_db(transaction=True)  # the lease keeper writes on its own connection
+def test_the_driver_keeps_renewing_the_lease_of_an_item_slower_than_a_lease(world, clerk, settings):
+    settings.BILLRUN_LEASE_SECONDS = 0.3
+    run = planned(clerk)  # launched by hand: a launch here would run its workers at commit
+    BillRunItem.objects.filter(run=run).update(status=I.PENDING)
+    BillRun.objects.filter(pk=run.pk).update(status=RunState.RUNNING, launched_by=clerk)
+    item = work._claim(run.pk)
+    first_expiry = item.lease_expires_at
+    with driver.Held() as held:
+        held.add(item)
+        time.sleep(0.5)  # longer than a lease: without renewals it would have expired
+        renewed = BillRunItem.objects.get(pk=item.pk).lease_expires_at
+        held.discard(item)
+    assert renewed > first_expiry
+    assert BillRunItem.objects.get(pk=item.pk).lease_token == item.lease_token

@@ -315,6 +315,26 @@ def test_cancel_stops_new_claims_and_the_items_in_flight_finish(
     assert AuditEvent.objects.get(action="billrun.finished").data["status"] == "cancelled"
 
 
+def test_an_item_in_flight_at_the_cancel_that_must_wait_is_cancelled_and_the_run_finishes(
+    world, clerk, clerk2, django_capture_on_commit_callbacks
+):
+    run = planned(clerk)
+    with django_capture_on_commit_callbacks(execute=False):
+        services.billrun_launch(actor=clerk, run_id=run.pk)
+    in_flight = work._claim(run.pk)
+    services.billrun_cancel(actor=clerk2, run_id=run.pk)
+    world.fail("generate_draft", BackendUnavailable("Zenskar could not be reached"))
+    work.process_item(in_flight, BillRun.objects.select_related("launched_by").get(pk=run.pk))
+    in_flight.refresh_from_db()
+    assert in_flight.status == I.PENDING  # it would retry later, in a run that is cancelled
+    assert work.outlook(run.pk).open == 0  # so the workers do not wait for it
+    assert services.finish_if_done(run.pk)
+    in_flight.refresh_from_db()
+    assert in_flight.status == I.CANCELLED and in_flight.finished_at is not None
+    assert work._claim(run.pk) is None
+    assert not run.items.filter(status__in=(I.PENDING, I.CLAIMED)).exists()
+
+
 def test_a_planned_run_can_be_discarded_but_not_launched_afterwards(world, clerk):
     run = planned(clerk)
     services.billrun_cancel(actor=clerk, run_id=run.pk)
