@@ -118,8 +118,8 @@ def outlook(batch_id: int) -> Outlook:
 def process_approval(item: BatchApprovalItem, batch: BatchApproval) -> None:
     actor = batch.created_by
     try:
-        invoice = services.invoice_approve(
-            actor=actor, invoice_id=item.invoice_id, seen_hash=item.seen_hash
+        invoice = services.invoice_approve(  # the batch's summary tells the clerk, not one each
+            actor=actor, invoice_id=item.invoice_id, seen_hash=item.seen_hash, notify=False
         )
     except services.DraftDrifted as exc:
         changes = "; ".join(change.describe() for change in exc.changes)

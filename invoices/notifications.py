@@ -40,8 +40,6 @@ def on_decided(invoice: Invoice) -> None:
         Invoice.Status.APPROVED: Notification.Kind.APPROVED,
         Invoice.Status.REJECTED: Notification.Kind.REJECTED,
     }.get(invoice.status)
-    if kind == Notification.Kind.APPROVED and invoice.run_id is not None:
-        return  # a bill run's approvals: its batch approval sends the clerk one summary
     if kind is not None:
         _owe(invoice, kind)
 

@@ -42,13 +42,16 @@ ALREADY_INVOICED_MESSAGE = (
 
 
 # --- approve ------------------------------------------------------------------------------------
-def invoice_approve(*, actor: AbstractBaseUser, invoice_id: int, seen_hash: str) -> Invoice:
+def invoice_approve(
+    *, actor: AbstractBaseUser, invoice_id: int, seen_hash: str, notify: bool = True
+) -> Invoice:
     """Approve what the manager saw: refuses a changed snapshot, one's own submission, anything
-    not pending, and (cycle invoices) a draft whose lines or total drifted upstream."""
+    not pending, and (cycle invoices) a draft whose lines or total drifted upstream. Without
+    `notify` the submitter is not e-mailed (a caller that sends one summary of many)."""
     records.require(actor, roles.APPROVE, "approve invoices")
     invoice = Invoice.objects.get(pk=invoice_id)
     _check_approvable(actor, invoice, seen_hash)
-    if _stages_done(invoice) + 1 < invoice.stages_required:
+    if invoice.stages_done + 1 < invoice.stages_required:
         return _approve_stage(actor, invoice_id, seen_hash)
 
     if invoice.kind == Invoice.Kind.CYCLE:
@@ -67,28 +70,22 @@ def invoice_approve(*, actor: AbstractBaseUser, invoice_id: int, seen_hash: str)
     with transaction.atomic():
         invoice = records.locked(invoice_id)
         _check_approvable(actor, invoice, seen_hash)
-        if _stages_done(invoice) + 1 < invoice.stages_required:
+        if invoice.stages_done + 1 < invoice.stages_required:
             raise InvalidTransition("This invoice changed meanwhile; reload the page.")
         if invoice.is_correction:
             corrections.check_applicable(invoice)
         _start_approval(invoice, actor, "approve.start", seen_hash)
-    return _send_approval(actor=actor, invoice=invoice)
+    return _send_approval(actor=actor, invoice=invoice, notify=notify)
 
 
 # --- approval stages (an approval policy asked for more than one) --------------------------------
-def _stages_done(invoice: Invoice) -> int:
-    if invoice.stages_required < 2:
-        return 0
-    return invoice.stage_approvals.filter(stage__lt=invoice.stages_required).count()
-
-
 def _approve_stage(actor, invoice_id: int, seen_hash: str) -> Invoice:
     """An approval that is not the last one: recorded (with the hash seen), nothing goes to the
     backend; the invoice stays pending for the next stage's approver."""
     with transaction.atomic():
         invoice = records.locked(invoice_id)
         _check_approvable(actor, invoice, seen_hash)
-        stage = _stages_done(invoice) + 1
+        stage = invoice.stages_done + 1
         if stage >= invoice.stages_required:
             raise InvalidTransition("This invoice changed meanwhile; reload the page.")
         principals = workflow.speaks_for(actor)[1:]
@@ -192,7 +189,9 @@ def refuse_drifted(actor, invoice: Invoice, draft: Draft) -> None:
         )
 
 
-def _send_approval(*, actor, invoice: Invoice, step: str = "approve.succeed") -> Invoice:
+def _send_approval(
+    *, actor, invoice: Invoice, step: str = "approve.succeed", notify: bool = True
+) -> Invoice:
     """The upstream write of an approval, then its result. `invoice` is in `approving`."""
     try:
         remote = _approve_upstream(invoice, actor)
@@ -213,7 +212,7 @@ def _send_approval(*, actor, invoice: Invoice, step: str = "approve.succeed") ->
         message = f"The billing backend did not complete the approval: {exc.message}"
         failed = _record_failure(invoice, actor, code, message)
         raise UpstreamFailed(message, failed) from None
-    return record_approved(invoice, actor, remote, step=step)
+    return record_approved(invoice, actor, remote, step=step, notify=notify)
 
 
 def _approve_upstream(invoice: Invoice, actor) -> RemoteInvoice:
@@ -224,7 +223,9 @@ def _approve_upstream(invoice: Invoice, actor) -> RemoteInvoice:
     return adhoc_backend().create_invoice(adhoc_request_from_json(invoice.adhoc_request))
 
 
-def record_approved(invoice: Invoice, actor, remote: RemoteInvoice, *, step: str) -> Invoice:
+def record_approved(
+    invoice: Invoice, actor, remote: RemoteInvoice, *, step: str, notify: bool = True
+) -> Invoice:
     """Record that the backend approved (or created) the invoice. Safe to repeat."""
     with transaction.atomic():
         locked = records.locked(invoice.pk)
@@ -255,7 +256,8 @@ def record_approved(invoice: Invoice, actor, remote: RemoteInvoice, *, step: str
             ),
         )
         corrections.apply_approved(locked, actor)
-        notifications.on_decided(locked)
+        if notify:
+            notifications.on_decided(locked)
         extensions.send_after_commit(extensions.invoice_approved, invoice_id=locked.pk)
     return locked
 

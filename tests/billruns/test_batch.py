@@ -183,3 +183,17 @@ def test_a_rejected_run_invoice_still_tells_the_clerk_why(
     assert Notification.objects.get(invoice=invoice).kind == Notification.Kind.REJECTED
     assert [m.to for m in mail.outbox] == [["clerk@example.com"]]
     assert "Wrong support tier" in mail.outbox[0].body
+
+
+def test_a_run_invoice_approved_on_its_own_page_tells_the_clerk(
+    world, clerk, manager, django_capture_on_commit_callbacks
+):
+    run = launched(clerk, django_capture_on_commit_callbacks, currency="EUR")
+    invoice = Invoice.objects.filter(run_id=run.pk).first()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_services.invoice_approve(
+            actor=manager, invoice_id=invoice.pk, seen_hash=invoice.content_hash
+        )
+    assert Notification.objects.get(invoice=invoice).kind == Notification.Kind.APPROVED
+    assert [m.to for m in mail.outbox] == [["clerk@example.com"]]
