@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Case, Count, Q, Sum, Value, When
+from django.db.models import Count, Q, Sum, prefetch_related_objects
 from django.utils import timezone
 
 from invoices import workflow
@@ -123,10 +123,12 @@ def plan_items(run: BillRun, limit: int = 200) -> list[BillRunItem]:
 
 # --- managers: review ---------------------------------------------------------------------------
 def review_page(run: BillRun, user, *, page: int = 1) -> dict:
-    """The run's invoices, a page at a time, those waiting for approval first, with what the
-    manager may do with each (the workflow's own rules: no query per row)."""
+    """The run's invoices, a page at a time in the order the run made them (a page keeps its
+    rows while approvals change their states), with what the manager may do with each and why
+    not (the workflow's own rules: no query per row)."""
     invoices = Invoice.objects.filter(run_id=run.pk)
-    waiting = Q(status__in=workflow.ACTIONS["approve"].sources)
+    approvable = workflow.ACTIONS["approve"].sources
+    waiting = Q(status__in=approvable)
     totals = (
         invoices.filter(waiting)
         .values_list("currency")
@@ -136,13 +138,14 @@ def review_page(run: BillRun, user, *, page: int = 1) -> dict:
     groups = [Group(currency, n, total or 0) for currency, n, total in totals]
     total = invoices.count()
     start = (page - 1) * REVIEW_PAGE
-    rows = list(
-        invoices.select_related("submitted_by")
-        .annotate(later=Case(When(waiting, then=Value(0)), default=Value(1)))
-        .order_by("later", "id")[start : start + REVIEW_PAGE]
-    )
+    rows = list(invoices.select_related("submitted_by").order_by("id")[start : start + REVIEW_PAGE])
+    # Who approved an earlier stage (the approve rule asks): one query for the page, if any.
+    prefetch_related_objects([i for i in rows if i.stages_required > 1], "stage_approvals")
     for invoice in rows:  # the approve rule alone: no guard of another action runs a query
-        invoice.may_approve = workflow.refusal("approve", invoice, user) is None
+        refused = workflow.refusal("approve", invoice, user)
+        invoice.may_approve = refused is None
+        # Why a waiting invoice has no checkbox (one's own submission, an earlier stage ...).
+        invoice.why_not = refused.message if refused and invoice.status in approvable else ""
     return {
         "invoices": rows,
         "total": total,

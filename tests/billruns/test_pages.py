@@ -6,10 +6,12 @@ import re
 import pytest
 from django.urls import reverse
 
-from billruns import services, work
+from billruns import selectors, services, work
 from billruns.models import BatchApproval, BillRun
 from billruns.states import RunState
+from invoices import services as invoice_services
 from invoices.models import Invoice
+from policies.models import ApprovalRule
 from tests.workflow.fake_backend import cycle, line
 
 from .conftest import THROUGH, launched, planned
@@ -199,7 +201,43 @@ def test_the_review_page_shows_a_managers_own_submissions_without_a_checkbox(
     run = launched(superuser, django_capture_on_commit_callbacks)
     html = client_for(superuser).get(reverse("billruns:review", args=[run.pk])).content.decode()
     assert 'name="selected"' not in html
-    assert html.count("Your own submission") == 4
+    assert html.count("You submitted this invoice, so you cannot approve it") == 4
+
+
+def test_the_review_page_says_why_an_invoice_waiting_for_another_stage_has_no_checkbox(
+    world, clerk, manager, manager2, client_for, django_capture_on_commit_callbacks
+):
+    ApprovalRule.objects.create(name="Everything twice", stages=2)
+    run = launched(clerk, django_capture_on_commit_callbacks)
+    first, *others = Invoice.objects.filter(run_id=run.pk).order_by("pk")
+    invoice_services.invoice_approve(
+        actor=manager, invoice_id=first.pk, seen_hash=first.content_hash
+    )
+    url = reverse("billruns:review", args=[run.pk])
+    html = client_for(manager).get(url).content.decode()
+    assert f'value="{first.pk}:' not in html  # stage 1 was theirs: another manager's stage 2
+    assert html.count("earlier stage") == 1
+    assert all(f'value="{i.pk}:{i.content_hash}"' in html for i in others)
+    assert (
+        f'value="{first.pk}:{first.content_hash}"' in client_for(manager2).get(url).content.decode()
+    )
+
+
+def test_review_pages_keep_their_rows_while_invoices_are_approved(
+    world, clerk, manager, client_for, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(selectors, "REVIEW_PAGE", 2)
+    run = launched(clerk, django_capture_on_commit_callbacks)
+    ids = list(Invoice.objects.filter(run_id=run.pk).order_by("pk").values_list("pk", flat=True))
+    url = reverse("billruns:review", args=[run.pk])
+    client = client_for(manager)
+    for pk in ids[:2]:  # the manager approves page 1 ...
+        invoice = Invoice.objects.get(pk=pk)
+        invoice_services.invoice_approve(
+            actor=manager, invoice_id=pk, seen_hash=invoice.content_hash
+        )
+    page_two = client.get(url, {"page": 2}).content.decode()  # ... and goes on to page 2
+    assert all(f'value="{pk}:' in page_two for pk in ids[2:])  # nothing skipped
 
 
 def test_approve_selected_from_the_page_runs_a_batch_and_shows_its_progress(
@@ -233,10 +271,13 @@ def test_a_garbled_selection_is_refused_and_nothing_is_queued(
     assert not BatchApproval.objects.exists()
 
 
+@pytest.mark.parametrize("stages", [1, 2])
 def test_the_review_page_query_count_does_not_grow_with_invoices(
     world, clerk, manager, client_for, django_assert_max_num_queries,
-    django_capture_on_commit_callbacks,
+    django_capture_on_commit_callbacks, stages,
 ):  # fmt: skip
+    if stages == 2:  # who approved an earlier stage is read once for the page, not per row
+        ApprovalRule.objects.create(name="Everything twice", stages=2)
     small = launched(clerk, django_capture_on_commit_callbacks)
     add_contracts(world, 30)
     big = launched(clerk, django_capture_on_commit_callbacks)
@@ -244,7 +285,7 @@ def test_the_review_page_query_count_does_not_grow_with_invoices(
     for run in (small, big):
         # 11: the page's 10, and who stands in for an absent manager today (approval policies;
         # asked once a minute and shared through the cache, which each test starts empty).
-        with django_assert_max_num_queries(11):
+        with django_assert_max_num_queries(11 + (stages == 2)):
             html = client.get(reverse("billruns:review", args=[run.pk])).content.decode()
         assert (
             len(re.findall(r'name="selected"', html))
