@@ -67,6 +67,7 @@ class BillRun(models.Model):
     # The one summary e-mail (an outbox: owed when the run finishes, sent by a task).
     summary_owed = models.BooleanField(default=False)
     summary_sent_at = models.DateTimeField(null=True, blank=True)
+    summary_attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -173,6 +174,7 @@ class BatchApproval(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     summary_owed = models.BooleanField(default=False)
     summary_sent_at = models.DateTimeField(null=True, blank=True)
+    summary_attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -2,8 +2,9 @@
 
 An outbox, as invoices' notifications: finishing a run (or a batch) marks its summary owed in the
 same transaction and enqueues the task after commit; the task sends it and marks it sent; the
-sweep re-enqueues a summary a lost task left unsent. A failed send is logged and retried later,
-never raised: the run page is the record.
+sweep re-enqueues a summary a lost task or a failed send left unsent, as it does every e-mail
+(`invoices.notifications.retry_due`: later and later, up to MAX_ATTEMPTS tries). A failed send
+is logged, never raised: the run page is the record.
 
 - A run's summary goes to the clerk who launched it and to the managers (it is what they review).
 - A batch approval's summary goes to the run's clerk (their invoices were approved) and to the
@@ -13,18 +14,18 @@ never raised: the run page is the record.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
 from invoices import roles
 from invoices.money import format_money
+from invoices.notifications import MAX_ATTEMPTS, retry_due
 
 from .models import BatchApproval, BillRun, BillRunItem
 from .states import ApprovalState, ItemState
@@ -49,32 +50,32 @@ def _url(name: str, pk: int) -> str:
 
 
 def _managers() -> list[str]:
-    perm = roles.APPROVE.split(".", 1)[1]
-    found = (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(
-            Q(groups__permissions__codename=perm)
-            | Q(user_permissions__codename=perm)
-            | Q(is_superuser=True)
-        )
-        .exclude(email="")
-        .values_list("email", flat=True)
-        .distinct()
-    )
-    return list(found)
+    return list(roles.holders(roles.APPROVE).exclude(email="").values_list("email", flat=True))
 
 
-def _send(subject: str, body: str, recipients: list[str]) -> bool:
+def _send(record, subject: str, body: str, recipients: list[str]) -> str:
+    """Send the summary of `record` (a run or a batch, locked) once, and record the attempt."""
     recipients = sorted({r for r in recipients if r})
-    if not recipients:
-        return True
+    record.summary_attempts += 1
     try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)
+        if recipients:
+            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)
     except Exception as exc:  # the mail server's problem: retried by the sweep
         log.warning("bill run summary could not be sent: %s", exc)
-        return False
-    return True
+        record.save(update_fields=["summary_attempts"])
+        return "failed"
+    record.summary_sent_at = timezone.now()
+    record.save(update_fields=["summary_attempts", "summary_sent_at"])
+    return "sent"
+
+
+def _owed(record) -> bool:
+    return (
+        record is not None
+        and record.summary_owed
+        and record.summary_sent_at is None
+        and record.summary_attempts < MAX_ATTEMPTS
+    )
 
 
 def deliver_run_summary(run_id: int) -> str:
@@ -85,7 +86,7 @@ def deliver_run_summary(run_id: int) -> str:
             .filter(pk=run_id)
             .first()
         )
-        if run is None or not run.summary_owed or run.summary_sent_at is not None:
+        if not _owed(run):
             return "nothing owed"
         items = BillRunItem.objects.filter(run=run)
         counts = {s: items.filter(status=s).count() for s in ItemState.values}
@@ -117,11 +118,7 @@ def deliver_run_summary(run_id: int) -> str:
         subject = (
             f"Bill run #{run.pk} {run.status}: {counts[ItemState.SUBMITTED]} invoice(s) to review"
         )
-        if not _send(subject, "\n".join(lines) + "\n", recipients):
-            return "failed"
-        run.summary_sent_at = timezone.now()
-        run.save(update_fields=["summary_sent_at"])
-    return "sent"
+        return _send(run, subject, "\n".join(lines) + "\n", recipients)
 
 
 def deliver_batch_summary(batch_id: int) -> str:
@@ -132,7 +129,7 @@ def deliver_batch_summary(batch_id: int) -> str:
             .filter(pk=batch_id)
             .first()
         )
-        if batch is None or not batch.summary_owed or batch.summary_sent_at is not None:
+        if not _owed(batch):
             return "nothing owed"
         counts = {s: batch.items.filter(status=s).count() for s in ApprovalState.values}
         body = "\n".join(
@@ -151,20 +148,15 @@ def deliver_batch_summary(batch_id: int) -> str:
         if batch.run.launched_by:
             recipients.append(batch.run.launched_by.email)
         subject = f"Bill run #{batch.run_id}: {counts[ApprovalState.APPROVED]} invoice(s) approved"
-        if not _send(subject, body + "\n", recipients):
-            return "failed"
-        batch.summary_sent_at = timezone.now()
-        batch.save(update_fields=["summary_sent_at"])
-    return "sent"
+        return _send(batch, subject, body + "\n", recipients)
 
 
-def owed(*, older_than_minutes: int) -> tuple[list[int], list[int]]:
-    """Summaries a lost task left unsent (run ids, batch ids), for the sweep."""
-    cutoff = timezone.now() - timedelta(minutes=older_than_minutes)
-    runs = BillRun.objects.filter(
-        summary_owed=True, summary_sent_at__isnull=True, finished_at__lte=cutoff
-    ).values_list("pk", flat=True)
-    batches = BatchApproval.objects.filter(
-        summary_owed=True, summary_sent_at__isnull=True, finished_at__lte=cutoff
-    ).values_list("pk", flat=True)
-    return list(runs[:100]), list(batches[:100])
+def owed(*, now: datetime | None = None) -> tuple[list[int], list[int]]:
+    """Summaries a lost task or a failed send left unsent, due again (run ids, batch ids)."""
+    due = retry_due(now or timezone.now(), since="finished_at", attempts="summary_attempts")
+    runs = BillRun.objects.filter(due, summary_owed=True, summary_sent_at__isnull=True)
+    batches = BatchApproval.objects.filter(due, summary_owed=True, summary_sent_at__isnull=True)
+    return (
+        list(runs.values_list("pk", flat=True)[:100]),
+        list(batches.values_list("pk", flat=True)[:100]),
+    )

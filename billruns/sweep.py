@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -57,7 +56,7 @@ def sweep(*, older_than: timedelta) -> list[str]:
             enqueue_batch(batch_id)
             lines.append(f"batch approval {batch_id}: worker restarted")
 
-    runs, batches = notifications.owed(older_than_minutes=settings.NOTIFICATION_RETRY_MINUTES)
+    runs, batches = notifications.owed()
     for run_id in runs:
         notifications.enqueue_run_summary(run_id)
     for batch_id in batches:

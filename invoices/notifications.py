@@ -1,21 +1,25 @@
 """E-mail notifications: managers on a submission, the clerk on a decision.
 
 A bill run's invoices are the exception: the run sends one summary when it finishes, and a
-batch approval one summary when it is done (billruns), instead of one e-mail per invoice; a
-rejection still tells the clerk, with its reason.
+batch approval one summary when it is done (billruns, which approves with `notify=False`),
+instead of one e-mail per invoice; a rejection, or an approval on the invoice's own page, still
+tells the clerk.
 
 An outbox: `on_submitted` / `on_decided` write a `Notification` row in the transaction of the
 change (nothing is owed for a change that rolled back) and enqueue the `send_notification` task
 after commit, so the web process never talks to a mail server. The task builds the e-mail from
 our tables and marks the row sent; the sweep re-enqueues rows a lost task left unsent. A failed
-send is recorded on the row and retried by the sweep, never raised into the request: the invoice
-and its audit trail are the record, e-mail is a courtesy.
+send is recorded on the row and retried by the sweep (`retry_due`: the app's one rule for its
+outboxes), never raised into the request: the invoice and its audit trail are the record, e-mail
+is a courtesy.
 """
 
 import logging
+from datetime import datetime, timedelta
+from functools import reduce
+from operator import or_
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mass_mail
 from django.db import transaction
 from django.db.models import Q
@@ -26,7 +30,21 @@ from . import roles
 from .models import Invoice, Notification
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 5
+#: How many times an e-mail is tried before it is given up (the row keeps its last error).
+MAX_ATTEMPTS = 8
+
+
+def retry_due(now: datetime, *, since: str = "created_at", attempts: str = "attempts") -> Q:
+    """The unsent outbox rows the sweep tries (again) now: tried `n` times, and owed (`since`)
+    at least NOTIFICATION_RETRY_MINUTES × 2^n ago. So a lost task's e-mail goes after 5 minutes,
+    and a mail server that is down is tried after 10, 20, 40 ... minutes (with the default), for
+    about ten hours in all, rather than once a sweep until the attempts run out. One rule for
+    every outbox: these notifications, approval reminders (policies) and run summaries
+    (billruns)."""
+    step = timedelta(minutes=settings.NOTIFICATION_RETRY_MINUTES)
+    return reduce(
+        or_, (Q(**{attempts: n, f"{since}__lte": now - step * 2**n}) for n in range(MAX_ATTEMPTS))
+    )
 
 
 def on_submitted(invoice: Invoice) -> None:
@@ -92,13 +110,11 @@ def deliver(notification_id: int) -> str:
     return "sent" if messages else "no recipients"
 
 
-def owed(*, older_than_minutes: int) -> list[int]:
-    """Notifications a lost task left unsent (for the sweep)."""
-    cutoff = timezone.now() - timezone.timedelta(minutes=older_than_minutes)
+def owed(*, now: datetime | None = None) -> list[int]:
+    """Notifications a lost task or a failed send left unsent, due again (for the sweep)."""
+    due = retry_due(now or timezone.now())
     return list(
-        Notification.objects.filter(
-            sent_at__isnull=True, created_at__lte=cutoff, attempts__lt=MAX_ATTEMPTS
-        ).values_list("pk", flat=True)[:500]
+        Notification.objects.filter(due, sent_at__isnull=True).values_list("pk", flat=True)[:500]
     )
 
 
@@ -142,18 +158,5 @@ def _describe(invoice) -> str:
 
 
 def _managers_emails(exclude_user_id: int) -> list[str]:
-    User = get_user_model()
-    perm = roles.APPROVE.split(".", 1)[1]
-    managers = (
-        User.objects.filter(is_active=True)
-        .filter(
-            Q(groups__permissions__codename=perm)
-            | Q(user_permissions__codename=perm)
-            | Q(is_superuser=True)
-        )
-        .exclude(pk=exclude_user_id)
-        .exclude(email="")
-        .values_list("email", flat=True)
-        .distinct()
-    )
-    return sorted(set(managers))
+    managers = roles.holders(roles.APPROVE).exclude(pk=exclude_user_id).exclude(email="")
+    return sorted(set(managers.values_list("email", flat=True)))

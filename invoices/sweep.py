@@ -55,7 +55,7 @@ def run_sweep(*, older_than: timedelta | None = None) -> SweepReport:
     report = SweepReport()
     looked_at = reconcile_all(report, older_than=older_than)
     report.add(f"reconcile: {looked_at} record(s) looked at")
-    owed = notifications.owed(older_than_minutes=settings.NOTIFICATION_RETRY_MINUTES)
+    owed = notifications.owed()
     for notification_id in owed:
         notifications.enqueue_now(notification_id)
     if owed:

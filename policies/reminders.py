@@ -17,18 +17,17 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mass_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from invoices import money, roles, workflow
 from invoices.models import Invoice
+from invoices.notifications import MAX_ATTEMPTS, retry_due
 
 from .delegation import standing_in_for
 from .models import Absence, Reminder
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 5
 
 
 def thresholds() -> dict[int, timedelta]:
@@ -39,9 +38,11 @@ def thresholds() -> dict[int, timedelta]:
 
 
 def owe(*, now: datetime | None = None) -> list[int]:
-    """Write the reminders now owed (once each) and return the ids of those not yet sent."""
+    """Write the reminders now owed (once each) and return the ids to send now: the new ones,
+    and those a lost task or a failed send left unsent that are due again (`retry_due`)."""
     now = now or timezone.now()
     waiting = workflow.ACTIONS["approve"].sources
+    new = []
     for level, after in thresholds().items():
         due = Invoice.objects.filter(status__in=waiting, submitted_at__lte=now - after).exclude(
             pk__in=Reminder.objects.filter(level=level).values("invoice_id")
@@ -49,16 +50,13 @@ def owe(*, now: datetime | None = None) -> list[int]:
         for invoice_id in due.values_list("pk", flat=True)[:500]:
             try:
                 with transaction.atomic():
-                    Reminder.objects.create(invoice_id=invoice_id, level=level)
+                    new.append(Reminder.objects.create(invoice_id=invoice_id, level=level).pk)
             except IntegrityError:
                 pass  # another sweep owed it a moment ago
-    return list(
-        Reminder.objects.filter(
-            sent_at__isnull=True,
-            attempts__lt=MAX_ATTEMPTS,
-            invoice__status__in=waiting,
-        ).values_list("pk", flat=True)[:500]
-    )
+    again = Reminder.objects.filter(
+        retry_due(now), sent_at__isnull=True, invoice__status__in=waiting
+    ).exclude(pk__in=new)
+    return new + list(again.order_by("pk").values_list("pk", flat=True)[:500])
 
 
 def deliver(reminder_id: int) -> str:
@@ -75,6 +73,8 @@ def deliver(reminder_id: int) -> str:
         invoice = reminder.invoice
         if invoice.status not in workflow.ACTIONS["approve"].sources:
             return "decided meanwhile"
+        if reminder.attempts >= MAX_ATTEMPTS:
+            return "given up"
         reminder.attempts += 1
         recipients = (
             escalation_recipients()
@@ -103,18 +103,7 @@ def deliver(reminder_id: int) -> str:
 def possible_approvers(invoice: Invoice) -> list:
     """Who may approve `invoice` now: those the workflow table allows, and whoever stands in for
     an absent one of them."""
-    User = get_user_model()
-    codename = roles.APPROVE.split(".", 1)[1]
-    managers = list(
-        User.objects.filter(is_active=True)
-        .filter(
-            Q(groups__permissions__codename=codename)
-            | Q(user_permissions__codename=codename)
-            | Q(is_superuser=True)
-        )
-        .distinct()
-        .order_by("pk")
-    )
+    managers = list(roles.holders(roles.APPROVE).order_by("pk"))
     today = timezone.now().date()
     delegates = [
         absence.delegate

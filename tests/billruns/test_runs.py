@@ -7,7 +7,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from billruns import services, work
+from billruns import notifications, services, work
 from billruns.models import BillRun, BillRunItem
 from billruns.planning import PlanFilters, build_plan
 from billruns.states import ItemState, RunState
@@ -15,6 +15,7 @@ from invoices import services as invoice_services
 from invoices.audit import audit_verify
 from invoices.backends.base import BackendRejected, BackendUnavailable
 from invoices.models import AuditEvent, Invoice, Notification
+from invoices.notifications import MAX_ATTEMPTS
 from tests.workflow.fake_backend import FakeDraft
 
 from .conftest import JUNE, MAY, THROUGH, launched, planned
@@ -147,6 +148,28 @@ def test_a_run_sends_one_summary_and_no_email_per_invoice(
     assert f"/billruns/{run.pk}/review" in message.body
     run.refresh_from_db()
     assert run.summary_sent_at is not None
+
+
+def test_a_summary_the_mail_server_refused_is_tried_again_later_then_given_up(
+    world, clerk, manager, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    def down(*args, **kwargs):
+        raise ConnectionRefusedError("mail server refused the connection")
+
+    monkeypatch.setattr(notifications, "send_mail", down)
+    run = launched(clerk, django_capture_on_commit_callbacks)
+    assert run.summary_sent_at is None and run.summary_attempts == 1
+    step = timedelta(minutes=settings.NOTIFICATION_RETRY_MINUTES)
+    assert notifications.owed(now=run.finished_at + step) == ([], [])  # waits twice as long
+    assert notifications.owed(now=run.finished_at + 2 * step) == ([run.pk], [])
+    BillRun.objects.filter(pk=run.pk).update(summary_attempts=MAX_ATTEMPTS - 1)
+    assert notifications.deliver_run_summary(run.pk) == "failed"
+    assert notifications.owed(now=run.finished_at + step * 2**20) == ([], [])  # given up
+    assert notifications.deliver_run_summary(run.pk) == "nothing owed"
+    monkeypatch.undo()
+    BillRun.objects.filter(pk=run.pk).update(summary_attempts=1)
+    assert notifications.deliver_run_summary(run.pk) == "sent"
+    assert [m.subject.startswith(f"Bill run #{run.pk}") for m in mail.outbox] == [True]
 
 
 def test_a_cycle_that_became_live_meanwhile_is_skipped_with_a_link(

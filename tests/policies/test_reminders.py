@@ -68,6 +68,25 @@ def test_a_reminder_goes_to_who_may_approve_it_once(
     assert reminders.owe(now=at(pending, settings.APPROVAL_REMIND_AFTER_HOURS)) == []
 
 
+def test_a_reminder_the_mail_server_refused_is_tried_again_later_not_every_sweep(
+    pending, settings, manager, monkeypatch
+):
+    def down(*args, **kwargs):
+        raise ConnectionRefusedError("mail server refused the connection")
+
+    now = at(pending, settings.APPROVAL_REMIND_AFTER_HOURS)
+    owed = reminders.owe(now=now)
+    monkeypatch.setattr(reminders, "send_mass_mail", down)
+    assert reminders.deliver(owed[0]) == "failed"
+    reminder = Reminder.objects.get()
+    step = timedelta(minutes=settings.NOTIFICATION_RETRY_MINUTES)
+    assert reminders.owe(now=reminder.created_at + timedelta(minutes=1)) == []  # the next sweep
+    assert reminders.owe(now=reminder.created_at + 2 * step) == [reminder.pk]
+    monkeypatch.undo()
+    assert reminders.deliver(reminder.pk) == "sent"
+    assert Reminder.objects.get().attempts == 2
+
+
 def test_escalation_goes_to_the_named_group(pending, settings, manager, auditor):
     Group.objects.get(name=settings.APPROVAL_ESCALATION_GROUP).user_set.add(auditor)
     owed = reminders.owe(now=at(pending, settings.APPROVAL_ESCALATE_AFTER_HOURS))

@@ -74,17 +74,47 @@ def test_a_failed_send_is_recorded_and_the_sweep_sends_it_later(
     assert note.attempts == 1
     assert "refused" in note.last_error
     monkeypatch.undo()
-    # Too young for the sweep: left alone.
-    run_sweep(older_than=timedelta(seconds=60))
-    assert Notification.objects.get(pk=note.pk).sent_at is None
+    # Too young for the sweep: left alone. Tried once, it waits twice the retry time.
+    step = settings.NOTIFICATION_RETRY_MINUTES
+    for minutes in (0, step + 1):
+        Notification.objects.filter(pk=note.pk).update(
+            created_at=timezone.now() - timedelta(minutes=minutes)
+        )
+        run_sweep(older_than=timedelta(seconds=60))
+        assert Notification.objects.get(pk=note.pk).sent_at is None
     Notification.objects.filter(pk=note.pk).update(
-        created_at=timezone.now() - timedelta(minutes=settings.NOTIFICATION_RETRY_MINUTES + 1)
+        created_at=timezone.now() - timedelta(minutes=2 * step + 1)
     )
     report = run_sweep(older_than=timedelta(seconds=60))
     assert "notifications: 1 unsent re-enqueued" in report.lines
     note.refresh_from_db()
     assert note.sent_at is not None and note.attempts == 2
     assert [m.to for m in mail.outbox] == [["manager@example.com"]]
+
+
+def test_a_mail_server_that_stays_down_is_tried_later_and_later_then_given_up(
+    fake, clerk, manager, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    def down(*args, **kwargs):
+        raise ConnectionRefusedError("mail server refused the connection")
+
+    monkeypatch.setattr(notifications, "send_mass_mail", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice = submit(clerk)
+    note = Notification.objects.get(invoice=invoice)
+    created = note.created_at
+    step = timedelta(minutes=settings.NOTIFICATION_RETRY_MINUTES)
+    for tried in range(1, notifications.MAX_ATTEMPTS):
+        assert note.attempts == tried
+        due_at = created + step * 2**tried
+        assert notifications.owed(now=due_at - timedelta(seconds=1)) == []
+        assert notifications.owed(now=due_at) == [note.pk]
+        assert notifications.deliver(note.pk) == "failed"
+        note.refresh_from_db()
+    assert note.attempts == notifications.MAX_ATTEMPTS
+    assert notifications.owed(now=created + step * 2**20) == []  # given up
+    assert notifications.deliver(note.pk) == "given up"
+    assert "refused" in note.last_error
 
 
 def test_a_decision_tells_the_clerk_once(fake, clerk, manager, django_capture_on_commit_callbacks):
