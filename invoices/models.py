@@ -37,9 +37,7 @@ class Invoice(models.Model):
         CUSTOMER_DISPUTE = "customer_dispute", "Customer dispute"
         OTHER = "other", "Other"
 
-    class CorrectionStep(models.TextChoices):
-        NONE = "", "Nothing sent yet"
-        CREDITED = "credited", "Credited; the void is still to be sent"
+    CorrectionStep = workflow.CorrectionStep
 
     # Statuses, and which of them are "live" (hold their cycle), are named once: in the
     # workflow table.

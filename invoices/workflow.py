@@ -40,6 +40,13 @@ class Status(models.TextChoices):
     VOIDED = "voided", "Voided"
 
 
+class CorrectionStep(models.TextChoices):
+    """Which of a void's two upstream writes is done (a credit note first, then the void)."""
+
+    NONE = "", "Nothing sent yet"
+    CREDITED = "credited", "Credited; the void is still to be sent"
+
+
 S = Status
 #: A transition's "from" for a record that does not exist yet, and its "to" for one that is
 #: dropped (an interrupted submission's intent never became a submission).
@@ -202,6 +209,10 @@ REFUSED_RETRY = (
 CORRECTION_OF_CORRECTION = (
     "A credit note or a void is not corrected itself: correct the invoice it corrects."
 )
+HALF_DONE_VOID = (
+    "This void's credit note is already made in the billing backend; only Retry, which sends "
+    "the rest of the void, can finish it. It cannot be rejected or withdrawn."
+)
 VOID_PENDING = (
     "A void of this invoice is already waiting for approval or being applied; nothing else can "
     "be requested until it is decided."
@@ -239,6 +250,12 @@ def _has_next_version(invoice, user) -> bool:
 
 def _outcome_unknown(invoice, user) -> bool:
     return outcome_unknown(invoice)
+
+
+def _half_done_void(invoice, user) -> bool:
+    """A void whose first upstream write (its credit note) is done: dropping it would leave the
+    credit note upstream with nothing here that accounts for it."""
+    return invoice.correction_step == CorrectionStep.CREDITED
 
 
 def speaks_for(user) -> tuple:
@@ -319,7 +336,10 @@ ACTIONS: dict[str, Action] = {
             "reject invoices",
             "four_eyes",
             "This invoice is {status}; only pending or failed invoices can be rejected.",
-            (Guard(_outcome_unknown, MAY_HAVE_BEEN_APPROVED),),
+            (
+                Guard(_outcome_unknown, MAY_HAVE_BEEN_APPROVED),
+                Guard(_half_done_void, HALF_DONE_VOID),
+            ),
         ),
         Action(
             "withdraw",
@@ -328,7 +348,10 @@ ACTIONS: dict[str, Action] = {
             "withdraw invoices",
             "submitter",
             "This invoice is {status}; only pending or failed invoices can be withdrawn.",
-            (Guard(_outcome_unknown, MAY_HAVE_BEEN_APPROVED),),
+            (
+                Guard(_outcome_unknown, MAY_HAVE_BEEN_APPROVED),
+                Guard(_half_done_void, HALF_DONE_VOID),
+            ),
         ),
         Action(
             "revise",

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from billing_engine import api
 from billing_engine.models import AdhocInvoice
 from invoices import services, workflow
-from invoices.backends.base import OutcomeUnknown
+from invoices.backends.base import BackendUnavailable, OutcomeUnknown
 from invoices.models import AuditEvent, Invoice
 
 from .test_corrections import HOSTING, approve, ask, submitted
@@ -156,6 +156,30 @@ def test_reconcile_leaves_a_failed_half_done_void_to_a_managers_retry(
     assert "credited upstream, Retry sends the void" in reconcile()
     assert Invoice.objects.get(pk=void.pk).status == S.FAILED
     assert services.invoice_retry(actor=manager, invoice_id=void.pk).status == S.APPROVED
+    assert fake.calls["credit_note"] == 1
+
+
+def test_a_half_done_void_cannot_be_rejected_or_withdrawn_only_retried(
+    fake, approved, clerk, manager, manager2
+):
+    void = ask(clerk, approved, K.VOID)
+    fake.fail("void_invoice", BackendUnavailable("Zenskar could not be reached"))
+    with pytest.raises(services.UpstreamFailed):
+        approve(manager2, void)
+    void.refresh_from_db()
+    assert (void.status, void.failure_code, void.correction_step) == (
+        S.FAILED,
+        "backend_error",
+        "credited",
+    )
+    assert not {"reject", "withdraw"} & workflow.allowed_actions(void, manager)
+    assert not {"reject", "withdraw"} & workflow.allowed_actions(void, clerk)
+    with pytest.raises(services.InvalidTransition, match="credit note is already made"):
+        services.invoice_reject(actor=manager, invoice_id=void.pk, reason="Changed my mind")
+    with pytest.raises(services.InvalidTransition, match="credit note is already made"):
+        services.invoice_withdraw(actor=clerk, invoice_id=void.pk)
+    assert services.invoice_retry(actor=manager, invoice_id=void.pk).status == S.APPROVED
+    assert Invoice.objects.get(pk=approved.pk).status == S.VOIDED
     assert fake.calls["credit_note"] == 1
 
 
