@@ -334,6 +334,7 @@ def invoice_reject(
     with transaction.atomic():
         invoice = records.locked(invoice_id)
         records.check("reject", invoice, actor)
+        records.forget_final_stage(invoice)  # a last stage that failed upstream
         invoice.decided_by = actor
         invoice.decided_at = timezone.now()
         invoice.decision_reason = reason
@@ -355,6 +356,7 @@ def invoice_withdraw(*, actor: AbstractBaseUser, invoice_id: int) -> Invoice:
     with transaction.atomic():
         invoice = records.locked(invoice_id)
         records.check("withdraw", invoice, actor)
+        records.forget_final_stage(invoice)
         invoice.decided_at = timezone.now()
         invoice.upstream_cleanup_pending = invoice.kind == Invoice.Kind.CYCLE
         records.transition(

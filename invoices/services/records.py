@@ -41,6 +41,14 @@ def locked(invoice_id: int) -> Invoice:
     return Invoice.objects.select_for_update().get(pk=invoice_id)
 
 
+def forget_final_stage(locked_invoice: Invoice) -> None:
+    """The last approval stage did not go through (not approved upstream, or the invoice is
+    rejected or withdrawn instead): it is no longer on record as approved (its attempt stays in
+    the audit trail). Earlier stages stand."""
+    if locked_invoice.stages_required > 1:
+        locked_invoice.stage_approvals.filter(stage=locked_invoice.stages_required).delete()
+
+
 def _step(name: str, status: str) -> workflow.Transition:
     step = workflow.transition(name)
     if status not in step.sources:

@@ -40,8 +40,7 @@ def ask_backend(invoice: Invoice) -> Outcome:
 def back_to_pending(locked: Invoice, actor, explanation: str) -> None:
     """Not approved upstream: back to the approvals inbox, for a manager to decide again (the
     last stage's approval did not go through; earlier stages stand)."""
-    if locked.stages_required > 1:
-        locked.stage_approvals.filter(stage=locked.stages_required).delete()
+    records.forget_final_stage(locked)
     locked.decided_by = None
     locked.decided_at = None
     locked.failure_code = ""

@@ -124,6 +124,26 @@ def test_retry_of_the_last_stage_is_refused_to_the_first_stages_approver(
     assert StageApproval.objects.get(stage=2).approver == manager3
 
 
+@pytest.mark.parametrize("decision", ["reject", "withdraw"])
+def test_a_last_stage_that_failed_is_not_on_record_once_the_invoice_is_dropped(
+    twice, fake, clerk, manager, manager2, manager3, decision
+):
+    invoice = submitted(clerk)
+    approve(manager, invoice)
+    fake.fail("approve_draft", BackendUnavailable("down"))
+    with pytest.raises(services.UpstreamFailed):
+        approve(manager2, invoice)
+    assert StageApproval.objects.filter(stage=2).exists()  # written before the backend call
+    if decision == "reject":
+        services.invoice_reject(actor=manager3, invoice_id=invoice.pk, reason="Wrong tier")
+    else:
+        services.invoice_withdraw(actor=clerk, invoice_id=invoice.pk)
+    assert list(StageApproval.objects.values_list("stage", "approver")) == [(1, manager.pk)]
+    page = selectors.invoice_page(Invoice.objects.get(pk=invoice.pk), manager3)
+    assert [a.stage for a in page["stage_approvals"]] == [1]  # the page says what stands
+    assert audit_verify().ok
+
+
 def test_one_stage_invoices_are_unchanged(fake, clerk, manager):
     invoice = submitted(clerk)
     assert invoice.stages_required == 1
