@@ -95,7 +95,9 @@ def record_credited(
         locked.correction_step = CREDITED
         locked.upstream_id = upstream_id or locked.upstream_id
         locked.upstream_number = upstream_number or locked.upstream_number
-        locked.save(update_fields=["correction_step", "upstream_id", "upstream_number"])
+        locked.save(
+            update_fields=["correction_step", "upstream_id", "upstream_number", "updated_at"]
+        )
         audit_record(
             actor=actor,
             action=workflow.CORRECTION_CREDITED,

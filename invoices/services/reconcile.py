@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .. import money, workflow
+from .. import backend_cache, money, workflow
 from ..backends import cycle_backend
 from ..backends.base import Draft, NotFoundUpstream
 from ..models import Invoice
@@ -42,7 +42,9 @@ class ReconcileResult:
 
 def invoice_reconcile(*, invoice_id: int, actor=None) -> ReconcileResult:
     """Settle one `submitting`, `approving` or `failed` record by asking the backend."""
-    invoice = Invoice.objects.get(pk=invoice_id)
+    invoice = Invoice.objects.filter(pk=invoice_id).first()
+    if invoice is None:  # an intent another worker settled (dropped) since it was listed
+        return ReconcileResult(invoice_id, "dropped", "dropped", "settled meanwhile")
     before = invoice.status
     if invoice.status == S.SUBMITTING:
         return _drop_interrupted_submission(invoice, actor)
@@ -154,6 +156,8 @@ def _complete_run_submission(invoice: Invoice, draft: Draft, actor) -> Reconcile
         return None
     if needs_empty_confirmation(lines, total_minor):
         return None
+    # The contract's cycles, as the submission would have had them (its "out of order" flag).
+    cycles, _ = backend_cache.billing_cycles(invoice.contract_id)
     try:
         record_submission(
             actor,
@@ -162,6 +166,7 @@ def _complete_run_submission(invoice: Invoice, draft: Draft, actor) -> Reconcile
             lines,
             total_minor,
             None,
+            cycles=cycles,
             step="settle.complete",
             reason="interrupted bill-run submission completed by reconcile: its draft was read "
             "back",

@@ -244,7 +244,11 @@ def _generate(actor, backend, intent: Invoice, contract, cycle) -> str:
     except BackendError as exc:
         records.drop(intent, "submit.abandon", actor=actor, reason=str(exc))
         raise
-    Invoice.objects.filter(pk=intent.pk, status=S.SUBMITTING).update(upstream_id=draft_id)
+    # updated_at too: the sweep leaves an intent alone while it keeps moving (each step is
+    # within SWEEP_OLDER_THAN_SECONDS of the last).
+    Invoice.objects.filter(pk=intent.pk, status=S.SUBMITTING).update(
+        upstream_id=draft_id, updated_at=timezone.now()
+    )
     return draft_id
 
 

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from invoices import services
+from invoices.backends.base import BackendUnavailable
 from invoices.models import Invoice
 
 from .conftest import JUNE, MAY
@@ -81,6 +82,24 @@ def test_a_cycle_out_of_order_is_flagged(fake, clerk):
     assert codes(invoice) == ["out_of_order"]
     assert invoice.flags[0]["text"] == f"2 earlier cycles never invoiced: {APRIL.name}, {MAY.name}."
     assert codes(submit(clerk, APRIL)) == []
+
+
+def test_a_bill_run_submission_completed_by_reconcile_is_flagged_out_of_order_too(fake, clerk):
+    fake.cycles["c-1"] = (APRIL, MAY, JUNE)
+    fake.fail("get_draft", BackendUnavailable("down"))  # the draft cannot be read back
+    fake.fail("delete_draft", BackendUnavailable("down"))
+    with pytest.raises(services.UpstreamFailed):
+        services.invoice_submit_cycle(
+            actor=clerk,
+            contract_id="c-1",
+            cycle_key=JUNE.key,
+            cycle_fp=services.cycle_fingerprint(JUNE),
+            preview_total_minor=None,
+            run_id=7,
+        )
+    intent = Invoice.objects.get(status=Invoice.Status.SUBMITTING)
+    assert services.invoice_reconcile(invoice_id=intent.pk).after == Invoice.Status.PENDING
+    assert codes(Invoice.objects.get(pk=intent.pk)) == ["out_of_order"]
 
 
 def test_flags_show_on_the_invoice_page_and_in_the_inbox(

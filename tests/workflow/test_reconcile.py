@@ -1,9 +1,11 @@
 """Crash safety: whatever point a request dies at, `manage.py reconcile` settles it."""
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from invoices import services
 from invoices.backends.base import BackendUnavailable
@@ -106,6 +108,24 @@ def test_crash_during_submission_leaves_an_intent_that_reconcile_drops(fake, cle
     assert len(fake.drafts) == 1
 
 
+def test_an_intent_settled_elsewhere_after_it_was_listed_does_not_stop_the_sweep(
+    fake, clerk, manager, monkeypatch
+):
+    def die(*args, **kwargs):
+        raise Crash
+
+    monkeypatch.setattr(submit, "snapshot_lines", die)
+    with pytest.raises(Crash):
+        submitted(clerk)
+    monkeypatch.undo()
+    intent = Invoice.objects.get()
+    listed = list(services.invoices_to_reconcile(older_than=timedelta(0)))
+    assert listed == [intent.pk]
+    services.invoice_reconcile(invoice_id=intent.pk)  # another worker drops it meanwhile
+    result = services.invoice_reconcile(invoice_id=intent.pk)  # then this sweep gets to it
+    assert (result.after, result.detail) == ("dropped", "settled meanwhile")
+
+
 def test_failed_approval_that_went_through_is_settled_as_approved(fake, clerk, manager):
     invoice = submitted(clerk)
     fake.after_effect["approve_draft"] = BackendUnavailable("read timeout")
@@ -125,6 +145,35 @@ def test_reconcile_leaves_records_in_flight_alone(fake, clerk, manager, monkeypa
     call_command("reconcile", stdout=out)  # default: only records older than 60 s
     assert "0 record(s) looked at" in out.getvalue()
     assert Invoice.objects.get().status == S.APPROVING
+
+
+def test_reconcile_waits_as_long_as_the_sweep_does(fake, clerk, manager, settings, monkeypatch):
+    invoice = submitted(clerk)
+    monkeypatch.setattr(decide, "_send_approval", lambda **kw: kw["invoice"])
+    services.invoice_approve(actor=manager, invoice_id=invoice.pk, seen_hash=invoice.content_hash)
+    settings.SWEEP_OLDER_THAN_SECONDS = 0
+    out = StringIO()
+    call_command("reconcile", stdout=out)
+    assert "1 record(s) looked at" in out.getvalue()
+
+
+def test_a_slow_generation_does_not_make_the_submission_look_abandoned(fake, clerk, monkeypatch):
+    generate, get_draft = fake.generate_draft, fake.get_draft
+    listed = []
+
+    def slow_generate(*args, **kwargs):  # the call takes two minutes
+        past = timezone.now() - timedelta(minutes=2)
+        Invoice.objects.filter(status=S.SUBMITTING).update(updated_at=past)
+        return generate(*args, **kwargs)
+
+    def reading_back(draft_id):  # meanwhile a sweep looks for abandoned records
+        listed.append(list(services.invoices_to_reconcile(older_than=timedelta(seconds=60))))
+        return get_draft(draft_id)
+
+    monkeypatch.setattr(fake, "generate_draft", slow_generate)
+    monkeypatch.setattr(fake, "get_draft", reading_back)
+    assert submitted(clerk).status == S.PENDING
+    assert listed == [[]]  # the draft's id was recorded just now: still in flight
 
 
 def test_reconcile_when_the_backend_is_down_tries_again_later(fake, clerk, manager):

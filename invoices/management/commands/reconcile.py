@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from billing_admin.logging import request_id_var
@@ -18,13 +19,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--older-than",
             type=int,
-            default=60,
+            default=None,
             metavar="SECONDS",
             help="Leave records changed more recently than this to the request handling them "
-            "(default 60).",
+            "(default: SWEEP_OLDER_THAN_SECONDS, as the sweep).",
         )
 
-    def handle(self, *args, older_than: int, **options):
+    def handle(self, *args, older_than: int | None, **options):
+        if older_than is None:
+            older_than = settings.SWEEP_OLDER_THAN_SECONDS
         token = request_id_var.set("reconcile")
         try:
             report = SweepReport()
