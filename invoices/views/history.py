@@ -153,14 +153,12 @@ def _stamp() -> str:
 def history_list(request):
     form = HistoryFilterForm(request.GET, users=selectors.user_choices())
     user = request.user
-    return _list_page(
-        request,
-        "invoices/history.html",
-        form,
-        lambda f, **kw: selectors.history_page(f, user=user, **kw),
-        HISTORY_LIST,
-        {"currencies": COMMON_CURRENCIES},
-    )
+    return _history_page(request, form, lambda f, **kw: selectors.history_page(f, user=user, **kw))
+
+
+def _history_page(request, form, page_of):
+    extra = {"currencies": COMMON_CURRENCIES}  # the currency field's suggestions
+    return _list_page(request, "invoices/history.html", form, page_of, HISTORY_LIST, extra)
 
 
 @require_GET
@@ -168,7 +166,7 @@ def history_list(request):
 def history_export(request):
     form = HistoryFilterForm(request.GET, users=selectors.user_choices())
     if not form.is_valid():
-        return _list_page(request, "invoices/history.html", form, None, HISTORY_LIST, {})
+        return _history_page(request, form, None)  # the page, with what is wrong
     return exports.csv_response(
         f"invoice-history-{_stamp()}.csv",
         exports.HISTORY_CSV_HEADER,
