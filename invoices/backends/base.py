@@ -420,14 +420,20 @@ class AdhocBackend(AdhocCorrections, Protocol):
 
     def countries(self) -> tuple[Country, ...]: ...
 
-    def create_invoice(self, request: AdhocInvoiceRequest) -> RemoteInvoice:
+    def create_invoice(
+        self, request: AdhocInvoiceRequest, *, known: frozenset[str] = frozenset()
+    ) -> RemoteInvoice:
         """Create (post) the invoice. Never re-sent by the adapter. If the reply is lost, the
-        adapter looks for the invoice (`find_invoice`) and returns it with recovered=True, or
-        raises OutcomeUnknown."""
+        adapter looks for the invoice (`find_invoice`, with `known`) and returns it with
+        recovered=True, or raises OutcomeUnknown."""
         ...
 
-    def find_invoice(self, request: AdhocInvoiceRequest) -> RemoteInvoice | None:
-        """An existing invoice for the same customer, period and total, if there is one."""
+    def find_invoice(
+        self, request: AdhocInvoiceRequest, *, known: frozenset[str] = frozenset()
+    ) -> RemoteInvoice | None:
+        """An existing invoice for the same customer, period and total, if there is one; None
+        when there is none; OutcomeUnknown when several match. `known`: ids that other records
+        of ours already hold (an identical invoice approved before), never this one's."""
         ...
 
     def check(self) -> CheckResult: ...

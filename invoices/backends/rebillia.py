@@ -387,27 +387,31 @@ class RebilliaBackend(RebilliaCorrections):
                 out[key] = value
         return out
 
-    def create_invoice(self, request: AdhocInvoiceRequest) -> RemoteInvoice:
+    def create_invoice(
+        self, request: AdhocInvoiceRequest, *, known: frozenset[str] = frozenset()
+    ) -> RemoteInvoice:
         """POST the invoice once. Never re-sent: when the reply is lost (timeout, dropped
         connection, 5xx, unreadable or empty body) the adapter looks for it instead."""
         body = self.build_invoice_body(request)
         try:
             reply = self.http.request("POST", "/invoices", json_body=body)
         except ReplyLost as exc:
-            return self._recover(request, f"its reply was lost ({exc.message})")
+            return self._recover(request, known, f"its reply was lost ({exc.message})")
         if reply.is_empty:
-            return self._recover(request, "Rebillia accepted it without saying its id")
+            return self._recover(request, known, "Rebillia accepted it without saying its id")
         try:
             data = _object(reply.json(), "the created invoice")
         except UnreadableReply as exc:
-            return self._recover(request, f"its reply could not be read ({exc.message})")
+            return self._recover(request, known, f"its reply could not be read ({exc.message})")
         if data.get("id") is None:
-            return self._recover(request, "Rebillia's reply did not say its id")
+            return self._recover(request, known, "Rebillia's reply did not say its id")
         return _remote_invoice(data, request)
 
-    def _recover(self, request: AdhocInvoiceRequest, why: str) -> RemoteInvoice:
+    def _recover(
+        self, request: AdhocInvoiceRequest, known: frozenset[str], why: str
+    ) -> RemoteInvoice:
         try:
-            found = self._matching_invoices(request)
+            found = self._matching_invoices(request, known)
         except BackendError as exc:
             raise OutcomeUnknown(
                 f"The invoice was sent to Rebillia but {why}; looking for it failed "
@@ -430,10 +434,12 @@ class RebilliaBackend(RebilliaCorrections):
             backend=NAME,
         )
 
-    def find_invoice(self, request: AdhocInvoiceRequest) -> RemoteInvoice | None:
-        """The one live invoice for the same customer, period and total; None when there is
-        none; OutcomeUnknown when several match (a person must pick)."""
-        found = self._matching_invoices(request)
+    def find_invoice(
+        self, request: AdhocInvoiceRequest, *, known: frozenset[str] = frozenset()
+    ) -> RemoteInvoice | None:
+        """The one live invoice for the same customer, period and total (none of `known`); None
+        when there is none; OutcomeUnknown when several match (a person must pick)."""
+        found = self._matching_invoices(request, known)
         if len(found) > 1:
             raise OutcomeUnknown(
                 f"{len(found)} Rebillia invoices match this customer, period and total "
@@ -442,7 +448,9 @@ class RebilliaBackend(RebilliaCorrections):
             )
         return found[0] if found else None
 
-    def _matching_invoices(self, request: AdhocInvoiceRequest) -> list[RemoteInvoice]:
+    def _matching_invoices(
+        self, request: AdhocInvoiceRequest, known: frozenset[str]
+    ) -> list[RemoteInvoice]:
         customer = _positive_int(request.customer_id)
         if customer is None:
             return []
@@ -455,7 +463,9 @@ class RebilliaBackend(RebilliaCorrections):
             )
             for item in items:
                 if isinstance(item, Mapping) and _matches(item, request, customer):
-                    matches.append(_remote_invoice(item, request, recovered=True))
+                    found = _remote_invoice(item, request, recovered=True)
+                    if found.id not in known:  # another record of ours holds it
+                        matches.append(found)
             if envelope is not None:
                 total_pages = _int_or_none(envelope.get("totalPages")) or 0
                 more = page < total_pages

@@ -220,7 +220,9 @@ def _approve_upstream(invoice: Invoice, actor) -> RemoteInvoice:
         return correct_upstream.send(invoice, actor)
     if invoice.kind == Invoice.Kind.CYCLE:
         return cycle_backend().approve_draft(invoice.upstream_id)
-    return adhoc_backend().create_invoice(adhoc_request_from_json(invoice.adhoc_request))
+    return adhoc_backend().create_invoice(
+        adhoc_request_from_json(invoice.adhoc_request), known=records.adhoc_ids_held(invoice)
+    )
 
 
 def record_approved(

@@ -49,6 +49,15 @@ def forget_final_stage(locked_invoice: Invoice) -> None:
         locked_invoice.stage_approvals.filter(stage=locked_invoice.stages_required).delete()
 
 
+def adhoc_ids_held(invoice: Invoice) -> frozenset[str]:
+    """The upstream ids other ad-hoc invoices of this customer already hold: a lost reply's
+    lookup never takes one of them for `invoice` (two identical invoices, one approved before)."""
+    others = Invoice.objects.filter(
+        backend=invoice.backend, kind=Invoice.Kind.ADHOC, customer_id=invoice.customer_id
+    ).exclude(pk=invoice.pk)
+    return frozenset(others.exclude(upstream_id="").values_list("upstream_id", flat=True))
+
+
 def _step(name: str, status: str) -> workflow.Transition:
     step = workflow.transition(name)
     if status not in step.sources:

@@ -31,7 +31,9 @@ def ask_backend(invoice: Invoice) -> Outcome:
         return Outcome(
             explanation="The backend still holds it as a draft (not approved).", draft=draft
         )
-    found = adhoc_backend().find_invoice(adhoc_request_from_json(invoice.adhoc_request))
+    found = adhoc_backend().find_invoice(
+        adhoc_request_from_json(invoice.adhoc_request), known=records.adhoc_ids_held(invoice)
+    )
     if found is not None:
         return Outcome(found)
     return Outcome(explanation="The backend has no such invoice (it was not created).")

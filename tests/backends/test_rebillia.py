@@ -576,6 +576,20 @@ def test_lost_create_reply_is_recovered_by_looking_not_by_resending(
     assert len(hold.arrived) == 1  # the POST was received exactly once
 
 
+def test_lost_create_reply_is_never_recovered_as_an_invoice_another_record_holds(
+    fast_rebillia, httpserver, hold
+):
+    twin = {"status": "posted", "total": 12300, "dateFrom": "2026-06-01", "dateTo": "2026-06-30"}
+    httpserver.expect_request("/v1/invoices", method="POST").respond_with_handler(hold.handler())
+    httpserver.expect_request("/v1/invoices", method="GET").respond_with_json(
+        {"data": [{**twin, "id": 8000}, {**twin, "id": 9100}], "totalPages": 1}
+    )
+    remote = fast_rebillia.create_invoice(REQUEST, known=frozenset({"8000"}))
+    assert (remote.id, remote.recovered) == ("9100", True)
+    assert fast_rebillia.find_invoice(REQUEST, known=frozenset({"8000"})).id == "9100"
+    assert fast_rebillia.find_invoice(REQUEST, known=frozenset({"8000", "9100"})) is None
+
+
 def test_lost_create_reply_with_nothing_found_is_outcome_unknown(fast_rebillia, httpserver, hold):
     httpserver.expect_request("/v1/invoices", method="POST").respond_with_handler(hold.handler())
     httpserver.expect_request("/v1/invoices", method="GET").respond_with_json(

@@ -8,7 +8,7 @@ from django.urls import reverse
 from billing_engine.models import AdhocInvoice
 from invoices import services
 from invoices.models import AuditEvent, Invoice
-from invoices.services import records
+from invoices.services import decide, records
 from tests.engine.factories import adhoc_world
 
 pytestmark = pytest.mark.django_db
@@ -237,6 +237,25 @@ def test_approval_creates_it_upstream_and_records_id_and_number(client_for, cler
     assert approved.upstream_number == remote.invoice_no
     assert remote.total_minor == 14197
     assert AuditEvent.objects.filter(invoice=invoice, action="invoice.approved").exists()
+
+
+def test_a_lost_approval_is_never_settled_with_an_identical_invoice_approved_before(
+    client_for, clerk, manager, world, monkeypatch
+):
+    client = client_for(clerk)
+    submit(client, world)
+    submit(client, world, submission_key=KEY_2)  # the same invoice, on purpose, twice
+    first, second = Invoice.objects.order_by("pk")
+    services.invoice_approve(actor=manager, invoice_id=first.pk, seen_hash=first.content_hash)
+    # The second approval dies after its intent was recorded, before anything was sent.
+    monkeypatch.setattr(decide, "_send_approval", lambda **kw: kw["invoice"])
+    services.invoice_approve(actor=manager, invoice_id=second.pk, seen_hash=second.content_hash)
+    monkeypatch.undo()
+    result = services.invoice_reconcile(invoice_id=second.pk)
+    assert result.after == Invoice.Status.PENDING  # not created upstream: back to the inbox
+    second.refresh_from_db()
+    assert second.upstream_id == ""  # not the first invoice's
+    assert AdhocInvoice.objects.count() == 1
 
 
 def test_revise_prefills_the_rejected_invoice(client_for, clerk, manager, world):

@@ -372,10 +372,10 @@ def test_ad_hoc_approval_commits_its_intent_before_creating_upstream(clerk, mana
     seen: dict = {}
     real = EmbeddedAdhocBackend.create_invoice
 
-    def spy(self, request):
+    def spy(self, request, **kwargs):
         seen["in_transaction"] = connection.in_atomic_block
         seen["status"] = Invoice.objects.get(pk=invoice.pk).status
-        return real(self, request)
+        return real(self, request, **kwargs)
 
     monkeypatch.setattr(EmbeddedAdhocBackend, "create_invoice", spy)
     approve(manager, invoice)

@@ -179,13 +179,18 @@ class EmbeddedAdhocBackend:
             )
         return body
 
-    def create_invoice(self, request: AdhocInvoiceRequest) -> RemoteInvoice:
+    def create_invoice(
+        self, request: AdhocInvoiceRequest, *, known: frozenset[str] = frozenset()
+    ) -> RemoteInvoice:
+        # In process: a reply is never lost, so `known` (for a lost reply's lookup) is unused.
         body = self.build_invoice_body(request)
         with engine_errors():
             created = api.create_adhoc_invoice(body)
         return _remote(created, request.currency_code)
 
-    def find_invoice(self, request: AdhocInvoiceRequest) -> RemoteInvoice | None:
+    def find_invoice(
+        self, request: AdhocInvoiceRequest, *, known: frozenset[str] = frozenset()
+    ) -> RemoteInvoice | None:
         with engine_errors():
             try:
                 rows = api.find_adhoc_invoices(
@@ -201,6 +206,7 @@ class EmbeddedAdhocBackend:
             if row["total"] == request.total_minor
             and row["status"].lower() not in DEAD_ADHOC_STATUSES
         ]
+        found = [invoice for invoice in found if invoice.id not in known]
         if len(found) > 1:
             raise OutcomeUnknown(
                 f"{len(found)} invoices match this customer, period and total "
