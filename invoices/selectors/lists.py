@@ -138,7 +138,7 @@ def list_rows(
     )
 
 
-def history_queryset(user=None) -> QuerySet:
+def history_queryset() -> QuerySet:
     """Every local invoice, as history rows (see list_rows). Without the user tables joined:
     a page's ids can then come from an index alone (keyset_page's avoid_time_index), and
     history_rows names the people from the accounts the filter form lists anyway."""
@@ -237,7 +237,7 @@ def _earlier_stage_people(invoices) -> dict[int, frozenset[int]]:
 def history_page(form: HistoryFilterForm, *, user, after: str = "", before: str = "", size=None):
     """One keyset page of the filtered history; its rows are presenters.InvoiceRow."""
     page = keyset_page(
-        form.filter(history_queryset(user)),
+        form.filter(history_queryset()),
         time_field="submitted_at",
         id_field="id",
         after=after,

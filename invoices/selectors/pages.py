@@ -67,7 +67,6 @@ def invoice_page(invoice: Invoice, user) -> dict:
         "adhoc_facts": adhoc_facts(invoice.adhoc_request),
         "prior": prior,
         "events": events,
-        "is_submitter": is_submitter,
         "actions": actions,
         # A manager looking at their own pending submission is told why nothing is offered.
         "own_submission_notice": user.has_perm(roles.APPROVE)
@@ -123,9 +122,7 @@ def _status_counts() -> tuple[dict[str, int], datetime]:
     def count():
         rows = Invoice.objects.values_list("status").annotate(n=Count("id"))
         counts = dict(rows.values_list("status", "n"))
-        counts["sent_back"] = Invoice.objects.filter(
-            status=S.REJECTED, next_version__isnull=True
-        ).count()
+        counts["sent_back"] = Invoice.objects.filter(not_revised(), status=S.REJECTED).count()
         return counts, timezone.now()
 
     return cache.get_or_set("home:status-counts", count, STATUS_COUNTS_SECONDS)
@@ -190,6 +187,5 @@ def home_dashboard(user) -> dict:
     context["oldest_pending_at"] = oldest
     context["is_clerk"] = user.has_perm(roles.SUBMIT)
     context["is_manager"] = user.has_perm(roles.APPROVE)
-    context["is_auditor"] = user.has_perm(roles.AUDIT)
     context["sent_back_total"] = counts["sent_back"]
     return context

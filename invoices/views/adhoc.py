@@ -16,7 +16,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django_htmx.http import reswap, retarget
 
-from .. import money, roles, services
+from .. import money, roles, services, workflow
 from ..adhoc import AdhocShown, adhoc_facts, adhoc_request_from_json, adhoc_request_to_json
 from ..backends import adhoc_backend
 from ..backends.base import AdhocInvoiceRequest, AdhocLine, BackendError
@@ -46,12 +46,11 @@ class Catalogue:
 def _previous(request) -> tuple[Invoice | None, bool]:
     """The invoice a new version is made of: a rejected one revised (?previous=), or a voided
     one re-issued (?reissue=); and whether it is a re-issue."""
-    sources = (("previous", Invoice.Status.REJECTED), ("reissue", Invoice.Status.VOIDED))
-    for param, status in sources:
+    for param, action in (("previous", "revise"), ("reissue", "reissue")):
         raw = request.GET.get(param, "")
         if raw.isascii() and raw.isdigit() and len(raw) <= 18:
             found = Invoice.objects.filter(
-                pk=int(raw), kind=Invoice.Kind.ADHOC, status=status
+                pk=int(raw), kind=Invoice.Kind.ADHOC, status__in=workflow.ACTIONS[action].sources
             ).first()
             return found, found is not None and param == "reissue"
     return None, False
