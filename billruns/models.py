@@ -76,13 +76,6 @@ class BillRun(models.Model):
     def __str__(self) -> str:
         return f"Bill run #{self.pk} ({self.get_status_display()})"
 
-    @property
-    def done(self) -> bool:
-        return self.finished_at is not None or self.status in (
-            RunState.PLAN_FAILED,
-            RunState.PLANNED,
-        )
-
 
 class LeasedItem(models.Model):
     """What a worker claims: a lease (token and expiry), attempts, the next attempt's time."""

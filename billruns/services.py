@@ -210,13 +210,13 @@ def billrun_launch(*, actor, run_id: int) -> BillRun:
     return run
 
 
-def enqueue_work(run_id: int, *, count: int | None = None) -> None:
+def enqueue_work(run_id: int) -> None:
     """Work for up to BILLRUN_WORKERS_PER_RUN workers, after commit (each claims items until
     none is left; an extra one finds nothing to do)."""
     from .config import workers_per_run
     from .tasks import work_run
 
-    for _ in range(count or workers_per_run()):
+    for _ in range(workers_per_run()):
         transaction.on_commit(lambda: work_run.enqueue(run_id))
 
 

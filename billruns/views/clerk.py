@@ -59,9 +59,13 @@ def plan(request):
 
 
 def _run_context(run, user) -> dict:
+    may_act = user.has_perm(roles.SUBMIT)
     context = {
         "run": run,
-        "may_act": user.has_perm(roles.SUBMIT),
+        # What the run's state allows (its steps), for a clerk: launch or discard a plan,
+        # cancel a run.
+        "may_launch": may_act and run.status in RUN_STEPS["launch"].sources,
+        "may_cancel": may_act and run.status in RUN_STEPS["cancel"].sources,
         "may_review": user.has_perm(roles.APPROVE),
         "may_history": user.has_perm(roles.HISTORY),
         "moving": run.status == R.PLANNING
@@ -85,7 +89,7 @@ def _run_context(run, user) -> dict:
             progress_failed=failed,
             progress_skipped=progress.count(ItemState.SKIPPED),
             progress_submitted=progress.count(ItemState.SUBMITTED),
-            retryable=failed and run.status in RUN_STEPS["retry"].sources,
+            retryable=may_act and failed and run.status in RUN_STEPS["retry"].sources,
             groups=selectors.submitted_groups(run),
             failed=selectors.items_in(run, ItemState.FAILED) if failed else [],
             skipped=selectors.items_in(run, ItemState.SKIPPED)
