@@ -19,7 +19,6 @@ from datetime import datetime
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,6 +26,7 @@ from invoices import roles
 from invoices.money import format_money
 from invoices.notifications import MAX_ATTEMPTS, retry_due
 
+from . import selectors
 from .models import BatchApproval, BillRun, BillRunItem
 from .states import ApprovalState, ItemState
 
@@ -88,14 +88,7 @@ def deliver_run_summary(run_id: int) -> str:
         )
         if not _owed(run):
             return "nothing owed"
-        items = BillRunItem.objects.filter(run=run)
-        counts = {s: items.filter(status=s).count() for s in ItemState.values}
-        totals = (
-            items.filter(status=ItemState.SUBMITTED)
-            .values_list("currency")
-            .annotate(total=Sum("invoice__total_minor"))
-            .order_by("currency")
-        )
+        counts = BillRunItem.objects.filter(run=run).aggregate(**selectors.by_state(ItemState))
         lines = [
             f"Bill run #{run.pk} (bill through {run.through.isoformat()}) is {run.status}.",
             "",
@@ -105,8 +98,9 @@ def deliver_run_summary(run_id: int) -> str:
         ]
         if counts[ItemState.CANCELLED]:
             lines.append(f"Cancelled: {counts[ItemState.CANCELLED]}")
-        for currency, total in totals:
-            lines.append(f"Submitted in {currency}: {format_money(total or 0, currency)}")
+        for group in selectors.submitted_groups(run):
+            total = format_money(group.total_minor, group.currency)
+            lines.append(f"Submitted in {group.currency}: {total}")
         lines += [
             "",
             f"The run: {_url('billruns:run', run.pk)}",
@@ -131,7 +125,7 @@ def deliver_batch_summary(batch_id: int) -> str:
         )
         if not _owed(batch):
             return "nothing owed"
-        counts = {s: batch.items.filter(status=s).count() for s in ApprovalState.values}
+        counts = batch.items.aggregate(**selectors.by_state(ApprovalState))
         body = "\n".join(
             [
                 f"{batch.created_by.get_username()} approved invoices of bill run #{batch.run_id}.",

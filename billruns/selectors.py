@@ -64,6 +64,11 @@ class Progress:
         return next((c.count for c in self.counts if c.state == state), 0)
 
 
+def by_state(states) -> dict[str, Count]:
+    """Aggregates counting items in each of `states` (an item state enum), for one query."""
+    return {state: Count("pk", filter=Q(status=state)) for state in states.values}
+
+
 def progress(run: BillRun) -> Progress:
     """Counts per item state, throughput over the last minute and the time left (2 queries)."""
     now = timezone.now()
@@ -71,7 +76,7 @@ def progress(run: BillRun) -> Progress:
     found = BillRunItem.objects.filter(run=run).aggregate(
         total=Count("pk"),
         recent=Count("pk", filter=Q(finished_at__gte=since, status__in=ITEM_DONE)),
-        **{state: Count("pk", filter=Q(status=state)) for state in ItemState.values},
+        **by_state(ItemState),
     )
     counts = [StateCount(s, ItemState(s).label, found[s]) for s in ItemState.values if found[s]]
     done = sum(found[s] for s in ITEM_DONE)
@@ -167,9 +172,7 @@ def review_page(run: BillRun, user, *, page: int = 1) -> dict:
 
 def batch_page(batch: BatchApproval) -> dict:
     items = BatchApprovalItem.objects.filter(batch=batch)
-    found = items.aggregate(
-        total=Count("pk"), **{s: Count("pk", filter=Q(status=s)) for s in ApprovalState.values}
-    )
+    found = items.aggregate(total=Count("pk"), **by_state(ApprovalState))
     counts = [
         StateCount(s, ApprovalState(s).label, found[s]) for s in ApprovalState.values if found[s]
     ]
