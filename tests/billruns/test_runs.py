@@ -15,6 +15,7 @@ from invoices import services as invoice_services
 from invoices.audit import audit_verify
 from invoices.backends.base import BackendRejected, BackendUnavailable
 from invoices.models import AuditEvent, Invoice, Notification
+from invoices.money import format_money
 from invoices.notifications import MAX_ATTEMPTS
 from tests.workflow.fake_backend import FakeDraft
 
@@ -145,6 +146,8 @@ def test_a_run_sends_one_summary_and_no_email_per_invoice(
     assert f"Bill run #{run.pk}" in message.subject
     assert sorted(message.to) == ["clerk@example.com", "manager@example.com"]
     assert "Submitted for approval: 4" in message.body
+    assert f"Submitted in EUR: {format_money(16000, 'EUR')}" in message.body  # 2 x 80.00
+    assert f"Submitted in USD: {format_money(30000, 'USD')}" in message.body  # 2 x 150.00
     assert f"/billruns/{run.pk}/review" in message.body
     run.refresh_from_db()
     assert run.summary_sent_at is not None
