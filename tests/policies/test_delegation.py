@@ -1,6 +1,7 @@
 """Delegation while away: the delegate sees the absent manager's approvals and may decide during
 the absence only, audited as "B for A"; never the submitter's stand-in, never the other stage's
-approver; overlapping and self delegation are refused with a message."""
+approver; overlapping and self delegation, and one stand-in for two managers at once, are
+refused with a message."""
 
 from datetime import timedelta
 
@@ -144,6 +145,48 @@ def test_self_and_overlapping_delegation_is_refused_with_a_message(
     assert Absence.objects.count() == 1
     # Back to back is not an overlap.
     assert away(manager, clerk, TODAY + timedelta(days=6), TODAY + timedelta(days=9)).pk
+
+
+def test_one_stand_in_covers_one_absent_manager_at_a_time(
+    fake, clerk, manager, manager2, manager3, deputy
+):
+    away(manager, deputy, TODAY, TODAY + timedelta(days=5))
+    for start, end in [
+        (TODAY + timedelta(days=5), TODAY + timedelta(days=9)),  # the last day in common
+        (TODAY - timedelta(days=1), TODAY + timedelta(days=9)),  # around it
+    ]:
+        with pytest.raises(
+            services.ServiceError,
+            match=r"deputy already stands in for manager from .*; one person stands in for one",
+        ):
+            away(manager2, deputy, start, end)
+    assert list(Absence.objects.values_list("manager__username", flat=True)) == ["manager"]
+    # Before or after, or once the first absence is cancelled, they may stand in again.
+    assert away(manager2, deputy, TODAY + timedelta(days=6), TODAY + timedelta(days=9)).pk
+    first = Absence.objects.get(manager=manager)
+    absences.absence_cancel(manager=manager, absence_id=first.pk)
+    assert away(manager3, deputy, TODAY, TODAY + timedelta(days=5)).pk
+    # So a stage decided by a stand-in is always for one absent manager, who is then barred
+    # from the next stage with their stand-in (test above); nobody else's approval is used up.
+    ApprovalRule.objects.create(name="Twice", stages=2)
+    invoice = submitted(clerk)
+    approve(fresh(deputy), invoice)
+    assert list(invoice.stage_approvals.values_list("approver", "on_behalf_of")) == [
+        (deputy.pk, manager3.pk)
+    ]
+
+
+def test_the_absences_page_refuses_a_stand_in_who_covers_someone_else(
+    client_for, manager, manager2, deputy
+):
+    away(manager, deputy)
+    response = client_for(manager2).post(
+        reverse("policies:absences"),
+        {"starts_on": TODAY.isoformat(), "ends_on": TODAY.isoformat(), "delegate": deputy.pk},
+    )
+    assert response.status_code == 409
+    assert "deputy already stands in for manager" in response.content.decode()
+    assert Absence.objects.count() == 1
 
 
 def test_the_absences_page_records_and_explains(client_for, manager, deputy):
