@@ -10,12 +10,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from invoices import roles, selectors, services
-from invoices.models import AuditEvent, Invoice
+from invoices.models import AuditEvent, Invoice, StageApproval
 from policies import services as absences
 from policies.delegation import forget_delegates
 from policies.models import Absence, ApprovalRule
 
-from .conftest import MAY
+from .conftest import JUNE, MAY
 
 pytestmark = pytest.mark.django_db
 S = Invoice.Status
@@ -101,6 +101,39 @@ def test_the_delegate_never_approves_what_the_absent_manager_submitted(
     away(manager, deputy)
     with pytest.raises(services.NotAllowed, match="stand in for manager, who submitted"):
         approve(fresh(deputy), invoice)
+
+
+def test_a_manager_standing_in_decides_in_their_own_name(
+    fake, clerk, manager, manager2, client_for
+):
+    """Four eyes hold: the stand-in is another manager, so the limits of standing in (not what
+    the absent manager submitted, not the stage after theirs) do not apply, nor does "for"."""
+    from django.contrib.auth.models import Group
+
+    manager.groups.add(Group.objects.get(name="Billing clerks"))
+    own = submitted(fresh(manager))
+    ApprovalRule.objects.create(name="Twice", stages=2)
+    staged = services.invoice_submit_cycle(
+        actor=clerk,
+        contract_id="c-1",
+        cycle_key=JUNE.key,
+        cycle_fp=services.cycle_fingerprint(JUNE),
+        preview_total_minor=None,
+    ).invoice
+    approve(fresh(manager), staged)  # stage 1, before going away
+    away(manager, manager2)
+    manager2 = fresh(manager2)
+    assert approve(manager2, own).status == S.APPROVED
+    assert approve(manager2, staged).status == S.APPROVED
+    for invoice in (own, staged):
+        event = AuditEvent.objects.get(invoice=invoice, action="invoice.approval_started")
+        assert event.actor == manager2
+        assert event.reason == ""
+        assert "on_behalf_of" not in event.data
+    assert StageApproval.objects.get(invoice=staged, stage=2).on_behalf_of is None
+    assert selectors.invoice_page(Invoice.objects.get(pk=own.pk), manager2)["standing_in_for"] == ()
+    html = client_for(manager2).get(reverse("policies:absences")).content.decode()
+    assert "You stand in for" in html and "you decide their approvals in your own name" in html
 
 
 def test_the_delegate_is_never_the_other_stages_approver(fake, clerk, manager, manager2, deputy):
