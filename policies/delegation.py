@@ -23,6 +23,13 @@ def _today() -> date:
     return timezone.now().date()
 
 
+def approves_in_own_right(user) -> bool:
+    """Whether `user`'s own role lets them approve (their groups and permissions, a superuser),
+    whatever they stand in for: Django's ModelBackend alone, never DelegationBackend. Cached on
+    the user object with their permissions."""
+    return _model_backend.has_perm(user, roles.APPROVE)
+
+
 def current_absences(user, *, today: date | None = None):
     today = today or _today()
     return Absence.objects.filter(
@@ -69,7 +76,7 @@ def standing_in_for(user) -> tuple:
         cached = tuple(
             absence.manager
             for absence in current_absences(user)
-            if absence.manager.is_active and _model_backend.has_perm(absence.manager, roles.APPROVE)
+            if absence.manager.is_active and approves_in_own_right(absence.manager)
         )
     user._standing_in_cache = cached
     return cached
@@ -80,7 +87,7 @@ def acting_for(user) -> tuple:
     to decide comes only from standing in (a manager deciding in their own right acts for no
     one)."""
     principals = standing_in_for(user)
-    if not principals or _model_backend.has_perm(user, roles.APPROVE):
+    if not principals or approves_in_own_right(user):
         return ()
     return principals
 

@@ -6,16 +6,14 @@ from __future__ import annotations
 from datetime import date
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.backends import ModelBackend
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from invoices import roles
 from invoices.audit import audit_record
 from invoices.services import NotAllowed, ServiceError
 
-from .delegation import forget_delegates
+from .delegation import approves_in_own_right, forget_delegates
 from .models import Absence
 
 MAX_DAYS = 366
@@ -39,7 +37,7 @@ def _overlapping(field: str, user, starts_on: date, ends_on: date):
 
 def absence_record(*, manager, delegate, starts_on: date, ends_on: date) -> Absence:
     """`manager` is away from `starts_on` to `ends_on` (both included); `delegate` stands in."""
-    if not ModelBackend().has_perm(manager, roles.APPROVE):
+    if not approves_in_own_right(manager):
         raise NotAllowed("Only a manager who approves invoices records an absence.")
     if delegate.pk == manager.pk:
         raise ServiceError("Choose someone else to stand in for you.")

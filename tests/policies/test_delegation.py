@@ -12,7 +12,7 @@ from django.utils import timezone
 from invoices import roles, selectors, services
 from invoices.models import AuditEvent, Invoice, StageApproval
 from policies import services as absences
-from policies.delegation import forget_delegates
+from policies.delegation import approves_in_own_right, forget_delegates, standing_in_for
 from policies.models import Absence, ApprovalRule
 
 from .conftest import JUNE, MAY
@@ -238,6 +238,24 @@ def test_the_absences_page_records_and_explains(client_for, manager, deputy):
     assert response.status_code == 422
     assert Absence.objects.count() == 1
     assert "deputy" in client.get(url).content.decode()
+
+
+def test_approving_in_ones_own_right_is_the_role_not_the_stand_in(
+    manager, manager2, deputy, clerk, django_user_model
+):
+    away(manager, deputy)
+    away(manager2, clerk)
+    boss = django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")
+    for person, own in [(manager, True), (boss, True), (deputy, False), (clerk, False)]:
+        assert approves_in_own_right(fresh(person)) is own, person
+    assert fresh(deputy).has_perm(roles.APPROVE)  # standing in, yet not in their own right
+    manager.is_active = False
+    assert approves_in_own_right(manager) is False
+    # A manager who loses the role is nobody's principal any more.
+    manager2.groups.clear()
+    assert approves_in_own_right(fresh(manager2)) is False
+    assert standing_in_for(fresh(clerk)) == ()
+    assert standing_in_for(fresh(deputy)) == (manager,)
 
 
 def test_only_managers_in_their_own_right_record_absences(client_for, manager, deputy, clerk):
