@@ -31,9 +31,12 @@ def approves_in_own_right(user) -> bool:
 
 
 def current_absences(user, *, today: date | None = None):
+    """The absences `user` stands in for today. Filtered by primary key: the history page asks
+    the workflow with a wrapper around the user (invoices.selectors.lists._PagePermissions),
+    which a filter on the user object itself refuses."""
     today = today or _today()
     return Absence.objects.filter(
-        delegate=user, cancelled_at__isnull=True, starts_on__lte=today, ends_on__gte=today
+        delegate_id=user.pk, cancelled_at__isnull=True, starts_on__lte=today, ends_on__gte=today
     ).select_related("manager")
 
 

@@ -136,6 +136,18 @@ def test_a_manager_standing_in_decides_in_their_own_name(
     assert "You stand in for" in html and "you decide their approvals in your own name" in html
 
 
+def test_a_manager_standing_in_reads_the_history_like_any_manager(
+    fake, clerk, manager, manager2, client_for
+):
+    invoice = submitted(clerk)
+    away(manager, manager2)
+    response = client_for(fresh(manager2)).get(reverse("invoices:history"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    detail = reverse("invoices:detail", args=[invoice.pk])
+    assert f'<a href="{detail}">Review<span class="visually-hidden">' in html  # theirs to decide
+
+
 def test_the_delegate_is_never_the_other_stages_approver(fake, clerk, manager, manager2, deputy):
     ApprovalRule.objects.create(name="Twice", stages=2)
     invoice = submitted(clerk)
