@@ -88,7 +88,8 @@ def standing_in_for(user) -> tuple:
 def acting_for(user) -> tuple:
     """Whom a decision by `user` is made for: the managers they stand in for, when their right
     to decide comes only from standing in (a manager deciding in their own right acts for no
-    one)."""
+    one). invoices.extensions asks it on every workflow check and keeps no copy: after the
+    first call it costs no query (standing_in_for and the permissions are cached on the user)."""
     principals = standing_in_for(user)
     if not principals or approves_in_own_right(user):
         return ()
