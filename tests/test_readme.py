@@ -1,6 +1,7 @@
 """The README's map of the code and its operations table say what is there: every model and
 every backend module is named, every module named exists, every command of ours (or of the task
-backend) the README tells an operator to run has its row."""
+backend) the README tells an operator to run has its row; the Makefile's phony targets are
+its real ones."""
 
 import re
 from pathlib import Path
@@ -67,3 +68,11 @@ def test_every_command_of_ours_the_readme_runs_has_a_row_in_operations():
     mentioned = set(re.findall(r"manage\.py (\w+)", README)) & commands
     assert "prune_db_task_results" in mentioned
     assert sorted(mentioned - rows) == []
+
+
+def test_the_makefiles_phony_targets_are_its_targets():
+    makefile = (ROOT / "Makefile").read_text()
+    phony = re.search(r"^\.PHONY:(.*)$", makefile, re.M).group(1).split()
+    targets = set(re.findall(r"^([a-z][\w-]*):(?!=)", makefile, re.M))
+    assert sorted(set(phony) - targets) == []
+    assert {"run", "test", "help"} <= set(phony)
