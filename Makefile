@@ -6,7 +6,7 @@ PORT ?= 8000
 # pytest arguments, e.g. `make test PYTEST_ARGS="-k approve -x"`
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format migrate seed clean help
+.PHONY: run test lint clean help
 
 help:
 	@echo "make run    set up .venv, migrate, seed demo data, serve on http://127.0.0.1:$(PORT) with a task worker"

@@ -10,7 +10,10 @@ without `invoices` importing them (tests/test_layering.py).
   `invoice_submitted(invoice_id)` and `invoice_approved(invoice_id)`.
 - Approval policy: `approval_policy` decides, when an invoice is submitted, how many approval
   stages it needs and why (an app sets it in ready(); the default is one stage). `delegations`
-  says whom a person stands in for while they are away (an app sets it; default: nobody).
+  says whom a person stands in for while they are away (an app sets it; default: nobody). It
+  is asked on every workflow check, several times a list row: the app keeps its answer for
+  the request itself (approval policies cache it on the user object, as Django caches
+  permissions).
 - Audit actions: an app that writes its own audit events (`invoices.audit.audit_record`, inside
   the transaction of its change) lists their action names in `audit_actions` from its
   AppConfig.ready(), so the audit log's action filter offers them.
@@ -68,12 +71,7 @@ def acting_for(user) -> tuple:
     """The people `user` stands in for right now (empty for most people, most of the time)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return ()
-    # Cached on the user object for its request, as Django caches permissions (`_perm_cache`).
-    cached = getattr(user, "_acting_for_cache", None)
-    if cached is None:
-        cached = tuple(delegations(user))
-        user._acting_for_cache = cached
-    return cached
+    return tuple(delegations(user))
 
 
 def panels_for(invoice, user) -> list[dict]:

@@ -23,10 +23,20 @@ def _today() -> date:
     return timezone.now().date()
 
 
+def approves_in_own_right(user) -> bool:
+    """Whether `user`'s own role lets them approve (their groups and permissions, a superuser),
+    whatever they stand in for: Django's ModelBackend alone, never DelegationBackend. Cached on
+    the user object with their permissions."""
+    return _model_backend.has_perm(user, roles.APPROVE)
+
+
 def current_absences(user, *, today: date | None = None):
+    """The absences `user` stands in for today. Filtered by primary key: the history page asks
+    the workflow with a wrapper around the user (invoices.selectors.lists._PagePermissions),
+    which a filter on the user object itself refuses."""
     today = today or _today()
     return Absence.objects.filter(
-        delegate=user, cancelled_at__isnull=True, starts_on__lte=today, ends_on__gte=today
+        delegate_id=user.pk, cancelled_at__isnull=True, starts_on__lte=today, ends_on__gte=today
     ).select_related("manager")
 
 
@@ -69,7 +79,7 @@ def standing_in_for(user) -> tuple:
         cached = tuple(
             absence.manager
             for absence in current_absences(user)
-            if absence.manager.is_active and _model_backend.has_perm(absence.manager, roles.APPROVE)
+            if absence.manager.is_active and approves_in_own_right(absence.manager)
         )
     user._standing_in_cache = cached
     return cached
@@ -78,9 +88,10 @@ def standing_in_for(user) -> tuple:
 def acting_for(user) -> tuple:
     """Whom a decision by `user` is made for: the managers they stand in for, when their right
     to decide comes only from standing in (a manager deciding in their own right acts for no
-    one)."""
+    one). invoices.extensions asks it on every workflow check and keeps no copy: after the
+    first call it costs no query (standing_in_for and the permissions are cached on the user)."""
     principals = standing_in_for(user)
-    if not principals or _model_backend.has_perm(user, roles.APPROVE):
+    if not principals or approves_in_own_right(user):
         return ()
     return principals
 

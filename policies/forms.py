@@ -18,8 +18,8 @@ class AbsenceForm(forms.Form):
     delegate = forms.ModelChoiceField(
         label="Who stands in for you",
         queryset=get_user_model().objects.none(),
-        help_text="They see your approvals and may decide them while you are away; each "
-        "decision is recorded as theirs, for you.",
+        help_text="They see your approvals and may decide them while you are away; unless "
+        "they are a manager themselves, each decision is recorded as theirs, for you.",
     )
 
     def __init__(self, *args, manager, **kwargs):

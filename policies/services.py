@@ -6,16 +6,14 @@ from __future__ import annotations
 from datetime import date
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.backends import ModelBackend
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from invoices import roles
 from invoices.audit import audit_record
 from invoices.services import NotAllowed, ServiceError
 
-from .delegation import forget_delegates
+from .delegation import approves_in_own_right, forget_delegates
 from .models import Absence
 
 MAX_DAYS = 366
@@ -39,7 +37,7 @@ def _overlapping(field: str, user, starts_on: date, ends_on: date):
 
 def absence_record(*, manager, delegate, starts_on: date, ends_on: date) -> Absence:
     """`manager` is away from `starts_on` to `ends_on` (both included); `delegate` stands in."""
-    if not ModelBackend().has_perm(manager, roles.APPROVE):
+    if not approves_in_own_right(manager):
         raise NotAllowed("Only a manager who approves invoices records an absence.")
     if delegate.pk == manager.pk:
         raise ServiceError("Choose someone else to stand in for you.")
@@ -52,9 +50,16 @@ def absence_record(*, manager, delegate, starts_on: date, ends_on: date) -> Abse
     if (ends_on - starts_on).days >= MAX_DAYS:
         raise ServiceError(f"An absence lasts at most {MAX_DAYS} days; record a shorter one.")
     with transaction.atomic():
-        # One absence at a time per manager: lock the manager's row so two requests cannot both
-        # pass the overlap check.
-        get_user_model().objects.select_for_update().get(pk=manager.pk)
+        # Lock both people's rows (in id order: two requests for the same pair cannot deadlock).
+        # Every absence takes these two locks, so a request that could clash with this one (the
+        # same manager, the same stand-in, or either of them in the other role) waits for it
+        # and then sees what it recorded: two requests cannot both pass the checks below.
+        list(
+            get_user_model()
+            .objects.select_for_update()
+            .filter(pk__in=[manager.pk, delegate.pk])
+            .order_by("pk")
+        )
         clash = _overlapping("manager", manager, starts_on, ends_on).first()
         if clash is not None:
             raise ServiceError(
@@ -65,6 +70,18 @@ def absence_record(*, manager, delegate, starts_on: date, ends_on: date) -> Abse
         if _overlapping("manager", delegate, starts_on, ends_on).exists():
             raise ServiceError(
                 f"{delegate.get_username()} is away themselves on some of those days."
+            )
+        covering = (
+            _overlapping("delegate", delegate, starts_on, ends_on).select_related("manager").first()
+        )
+        if covering is not None:
+            # A decision records one absent manager it was taken for: a stand-in for two at once
+            # would leave the other's approval free for the next stage.
+            raise ServiceError(
+                f"{delegate.get_username()} already stands in for "
+                f"{covering.manager.get_username()} from {covering.starts_on} to "
+                f"{covering.ends_on}; one person stands in for one manager at a time. Choose "
+                "someone else or other days."
             )
         if _overlapping("delegate", manager, starts_on, ends_on).exists():
             raise ServiceError(

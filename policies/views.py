@@ -1,24 +1,24 @@
 """Managers record when they are away and who stands in for them."""
 
 from django.contrib import messages
-from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from invoices import roles, services
+from invoices import services
 from invoices.views.common import problem_for
 
 from . import services as absences
+from .delegation import approves_in_own_right
 from .forms import AbsenceForm
 from .models import Absence
 
 
 def _manager(request):
     """Absences are a manager's own: standing in for someone does not let one record one."""
-    if not ModelBackend().has_perm(request.user, roles.APPROVE):
+    if not approves_in_own_right(request.user):
         raise PermissionDenied
     return request.user
 

@@ -174,6 +174,25 @@ def test_the_invoice_page_says_which_rule_applied_and_who_approved_which_stage(
     assert "Stage 2 of 2: waiting; this approval sends it to the billing backend" in html
 
 
+def test_every_stage_approves_the_version_the_invoice_has(
+    twice, fake, clerk, manager, manager2, client_for
+):
+    """A stage names the content hash its manager saw, which must be the invoice's (a stale one
+    is refused, above), and an invoice's content never changes once it waits for approval: the
+    page has no "different version" to point out."""
+    invoice = submitted(clerk)
+    approve(manager, invoice)
+    approve(manager2, invoice)
+    assert set(StageApproval.objects.values_list("content_hash", flat=True)) == {
+        invoice.content_hash
+    }
+    # Only an edit of the database could make them differ; the page does not guess at one.
+    StageApproval.objects.filter(stage=1).update(content_hash="0" * 64)
+    html = client_for(manager2).get(reverse("invoices:detail", args=[invoice.pk])).content.decode()
+    assert "Stage 1 approved by manager, " in html
+    assert "different version" not in html
+
+
 def test_a_rule_on_credit_notes_asks_two_approvals_of_them(fake, clerk, manager, manager2):
     from invoices.services.corrections import invoice_request_correction
 
