@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billruns', '0002_batch_items_staged'),
+        ("billruns", "0002_batch_items_staged"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='batchapproval',
-            name='summary_attempts',
+            model_name="batchapproval",
+            name="summary_attempts",
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='billrun',
-            name='summary_attempts',
+            model_name="billrun",
+            name="summary_attempts",
             field=models.PositiveSmallIntegerField(default=0),
         ),
     ]
