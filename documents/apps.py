@@ -35,16 +35,16 @@ class DocumentsConfig(AppConfig):
         return [("documents:index", "Invoice PDFs")] if user.has_perm(roles.AUDIT) else []
 
     def sweep(self, older_than: timedelta) -> list[str]:
-        """Enqueue the rendering of approved invoices still missing their original PDF."""
+        """Enqueue the rendering of issued invoices still missing their original PDF."""
         from . import rendering, services
         from .tasks import render_invoice_document
 
-        missing = services.approved_without_original(older_than=older_than)
+        missing = services.issued_without_original(older_than=older_than)
         if not missing:
             return []
         if not rendering.available().ok:
             return [
-                f"{len(missing)} approved invoice(s) without a PDF; PDFs unavailable here "
+                f"{len(missing)} issued invoice(s) without a PDF; PDFs unavailable here "
                 f"(WeasyPrint or its system libraries are missing: {rendering.available().reason})"
             ]
         for invoice_id in missing:

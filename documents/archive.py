@@ -1,4 +1,5 @@
-"""A period's approved invoice PDFs in one ZIP, streamed with flat memory.
+"""A period's issued invoice PDFs (approved, or voided since) in one ZIP, streamed with flat
+memory.
 
 Python's own `zipfile` writes to a write-only sink (no `seek`, no `tell`: zipfile then puts
 each entry's sizes and CRC in a data descriptor after its bytes), and the streaming response
@@ -7,7 +8,7 @@ invoices. No extra dependency is needed for that (the `stream-zip` package does 
 its own ZIP writer).
 
 The archive holds `manifest.csv` first (number, customer, total, currency, SHA-256, invoice id,
-file name, bytes, approved at), then one PDF per approved invoice of the filtered view, as
+file name, bytes, approved at), then one PDF per issued invoice of the filtered view, as
 stored: the bytes whose SHA-256 the audit chain holds. Both passes read the documents rendered
 before the download started, so the manifest and the files always agree.
 """
@@ -23,9 +24,8 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from invoices import exports, money
-from invoices.models import Invoice
 
-from .models import InvoiceDocument, document_filename
+from .models import ISSUED_STATUSES, InvoiceDocument, document_filename
 
 MANIFEST = "manifest.csv"
 MANIFEST_HEADER = [
@@ -71,11 +71,11 @@ class _Sink:
 
 
 def documents_of(invoices: QuerySet, *, rendered_before: datetime) -> QuerySet:
-    """The originals of the approved invoices among `invoices` (a filtered history queryset),
+    """The originals of the issued invoices among `invoices` (a filtered history queryset),
     rendered before `rendered_before`, in the order they were approved."""
-    approved = invoices.filter(status=Invoice.Status.APPROVED).values("pk")
+    issued = invoices.filter(status__in=ISSUED_STATUSES).values("pk")
     return InvoiceDocument.objects.filter(
-        invoice_id__in=approved, rendered_at__lt=rendered_before
+        invoice_id__in=issued, rendered_at__lt=rendered_before
     ).order_by("invoice__decided_at", "invoice_id")
 
 

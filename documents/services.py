@@ -28,7 +28,7 @@ from invoices.templatetags.invoice_tags import period
 
 from . import rendering
 from .archive import streaming_reads
-from .models import InvoiceDocument
+from .models import ISSUED_STATUSES, InvoiceDocument
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +131,9 @@ def _address(data: dict | None) -> list[str]:
 
 # --- the original ---------------------------------------------------------------------------
 def document_render_original(invoice_id: int) -> str:
-    """Render and store the original PDF of an approved invoice. Idempotent; returns what
-    happened ("rendered", "already rendered", "not approved", "unavailable", "no invoice")."""
+    """Render and store the original PDF of an issued invoice (approved, or voided since).
+    Idempotent; returns what happened ("rendered", "already rendered", "not approved",
+    "unavailable", "no invoice")."""
     if InvoiceDocument.objects.filter(invoice_id=invoice_id).exists():
         return "already rendered"
     invoice = (
@@ -140,7 +141,7 @@ def document_render_original(invoice_id: int) -> str:
     )
     if invoice is None:
         return "no invoice"
-    if invoice.status != Invoice.Status.APPROVED:
+    if invoice.status not in ISSUED_STATUSES:
         return "not approved"
     if not rendering.available().ok:
         return "unavailable"
@@ -174,21 +175,21 @@ def document_render_original(invoice_id: int) -> str:
 
 
 def document_render_copy(invoice: Invoice, original: InvoiceDocument | None) -> bytes:
-    """A fresh rendering of an approved invoice, marked COPY on every page (never stored)."""
+    """A fresh rendering of an issued invoice, marked COPY on every page (never stored)."""
     return rendering.render_pdf(
         document_context(invoice, rendered_at=timezone.now(), original=original)
     )
 
 
-def approved_without_original(*, older_than: timedelta, limit: int = 100) -> list[int]:
-    """Approved invoices still missing their original, untouched for `older_than`, oldest
+def issued_without_original(*, older_than: timedelta, limit: int = 100) -> list[int]:
+    """Issued invoices still missing their original, untouched for `older_than`, oldest
     first (the sweep enqueues their rendering again: a lost or failed task, or invoices
     approved before documents existed). At most `limit` a run, so a backlog drains at the
     workers' pace instead of piling up duplicate tasks in the queue."""
     cutoff = timezone.now() - older_than
     has_document = InvoiceDocument.objects.filter(invoice_id=OuterRef("pk"))
     return list(
-        Invoice.objects.filter(status=Invoice.Status.APPROVED, updated_at__lte=cutoff)
+        Invoice.objects.filter(status__in=ISSUED_STATUSES, updated_at__lte=cutoff)
         .exclude(Exists(has_document))
         .order_by("updated_at", "id")
         .values_list("pk", flat=True)[:limit]

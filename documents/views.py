@@ -3,7 +3,7 @@
 - Whoever may read an invoice's page (history readers, and its submitter): its original PDF,
   a COPY rendered now, and the panel fragment htmx polls while the original is being prepared.
 - Auditors: the documents page (the history's filters) and the ZIP of the filtered period's
-  approved PDFs with a manifest.
+  issued invoices' PDFs (approved, or voided since) with a manifest.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from invoices.forms.filters import COMMON_CURRENCIES
 from invoices.models import Invoice
 
 from . import archive, panels, rendering, services
-from .models import InvoiceDocument, document_filename
+from .models import ISSUED_STATUSES, InvoiceDocument, document_filename
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,9 @@ def download(request, pk: int):
 
 @require_GET
 def copy(request, pk: int):
-    """A fresh rendering of an approved invoice, marked COPY on every page."""
+    """A fresh rendering of an issued invoice, marked COPY on every page."""
     invoice = _readable_invoice(request, pk)
-    if invoice.status != Invoice.Status.APPROVED:
+    if invoice.status not in ISSUED_STATUSES:
         return _problem(
             request,
             409,
@@ -122,7 +122,7 @@ def panel(request, pk: int):
 
 
 # --- auditors: a period's PDFs ----------------------------------------------------------------
-#: The history's filters, period first; no status (only approved invoices have a PDF).
+#: The history's filters, period first; no status (only issued invoices have a PDF).
 ZIP_FIELDSETS = (
     (
         "Period (UTC, both days included)",
@@ -148,7 +148,7 @@ def index(request):
         "counts": None,
     }
     if form.is_valid():
-        approved = form.filter(Invoice.objects.filter(status=Invoice.Status.APPROVED))
+        approved = form.filter(Invoice.objects.filter(status__in=ISSUED_STATUSES))
         query = urlencode(form.query_items())
         context.update(
             counts={

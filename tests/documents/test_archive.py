@@ -135,3 +135,16 @@ def test_the_documents_page_counts_what_the_zip_will_hold(
     assert "<strong>2</strong> approved invoices match" in html
     assert "<strong>1</strong> PDF ready" in html
     assert f'href="{ZIP}?kind=cycle"' in html
+
+
+def test_a_voided_invoice_and_its_void_notice_are_in_the_zip(
+    approved_cycle, void, client_for, auditor
+):
+    invoice = approved_cycle("USD")
+    notice = void(invoice)
+    client = client_for(auditor)
+    rows = manifest(download(client)[0])
+    assert [row["invoice_id"] for row in rows] == [str(invoice.pk), str(notice.pk)]
+    html = client.get(reverse("documents:index")).content.decode()
+    assert "<strong>2</strong> approved invoices match" in html
+    assert "<strong>2</strong> PDFs ready" in html

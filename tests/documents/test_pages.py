@@ -200,3 +200,33 @@ def test_the_panel_context_is_one_query(approved_cycle, auditor):
         context = panels.panel_context(invoice, auditor)
     assert context["state"] == "ready"
     assert len(queries) == 1
+
+
+# --- voided invoices: issued, so their PDF stays ------------------------------------------------
+def test_a_voided_invoice_still_offers_its_pdf_and_a_copy(
+    approved_cycle, void, client_for, auditor
+):
+    invoice = approved_cycle("USD")
+    document = InvoiceDocument.objects.get(invoice=invoice)
+    void(invoice)
+    client = client_for(auditor)
+    html = page(client, invoice)
+    assert "Invoice PDF" in html and document.sha256 in html
+    assert reverse("documents:download", args=[invoice.pk]) in html
+    assert client.get(reverse("documents:panel", args=[invoice.pk])).status_code == 200
+    response = client.get(reverse("documents:copy", args=[invoice.pk]))
+    assert response.status_code == 200
+    assert "COPY" in pdf_text(response.content)
+
+
+def test_a_voided_invoice_whose_pdf_was_lost_is_rendered_by_the_sweep(
+    approved_cycle, void, settings
+):
+    invoice = approved_cycle("USD", render=False)
+    void(invoice)  # voided before its rendering ran (a lost task)
+    assert not InvoiceDocument.objects.filter(invoice=invoice).exists()
+    settings.SWEEP_OLDER_THAN_SECONDS = 0
+    report = run_sweep()
+    assert "documents: 1 missing invoice PDF(s) enqueued for rendering" in report.lines
+    assert InvoiceDocument.objects.filter(invoice=invoice).exists()
+    assert services.document_render_original(invoice.pk) == "already rendered"
