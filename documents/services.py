@@ -53,6 +53,8 @@ def document_context(
     `original`, the context of a COPY of that document."""
     currency = invoice.currency
     request = invoice.adhoc_request or {}
+    title = TITLES.get(invoice.kind, "Invoice")
+    corrects = invoice.corrects if invoice.corrects_id else None
     events = list(
         AuditEvent.objects.filter(invoice=invoice)
         .exclude(action__startswith=DOCUMENT_ACTIONS_PREFIX)
@@ -61,8 +63,9 @@ def document_context(
     return {
         "invoice": invoice,
         # A correction is its own document: a credit note, or the notice of a void.
-        "title": TITLES.get(invoice.kind, "Invoice"),
-        "corrects": invoice.corrects if invoice.corrects_id else None,
+        "title": title,
+        **_heading(invoice, title, corrects),
+        "corrects": corrects,
         "number": invoice.upstream_number,
         "lines": [_line(line, invoice) for line in invoice.lines],
         "total": money.format_money(invoice.total_minor, currency),
@@ -78,6 +81,27 @@ def document_context(
         "renderer": rendering.renderer_version(),
         "copy": original is not None,
         "original": original,
+    }
+
+
+def _heading(invoice: Invoice, title: str, corrects: Invoice | None) -> dict:
+    """What the document is called, and what its number is. A void notice has no number of its
+    own: the number its approval recorded is that of the credit note of what was left (a
+    contract-cycle invoice is credited to zero before it is voided), so it is labelled as such,
+    and the notice is named after the invoice it voids."""
+    number = invoice.upstream_number
+    if invoice.kind != Invoice.Kind.VOID:
+        return {
+            "heading": f"{title} {number or '(no number)'}",
+            "document_title": f"{title} {number or f'#{invoice.pk}'}",
+            "number_label": f"{title} number",
+        }
+    voided = corrects.upstream_number if corrects else ""
+    heading = f"{title} of invoice {voided}" if voided else title
+    return {
+        "heading": heading,
+        "document_title": heading if voided else f"{title} #{invoice.pk}",
+        "number_label": "Credit note number" if number else "",
     }
 
 
