@@ -59,9 +59,12 @@ def _problem(request, status: int, title: str, message: str, invoice_id: int | N
 
 @require_GET
 def download(request, pk: int):
-    """The original PDF, exactly as stored: refused if its bytes no longer match its hash."""
+    """The original PDF, exactly as stored: refused if its bytes no longer match the hash on its
+    row and in its audit event (what `manage.py verify_documents` checks)."""
     invoice = _readable_invoice(request, pk)
-    document = InvoiceDocument.objects.filter(invoice_id=invoice.pk).first()
+    document = (
+        InvoiceDocument.objects.select_related("audit_event").filter(invoice_id=invoice.pk).first()
+    )
     if document is None:
         return _problem(
             request,
@@ -70,9 +73,9 @@ def download(request, pk: int):
             "This invoice has no PDF yet: one is made once an invoice is approved.",
             invoice.pk,
         )
-    content = services.stored_content(document)
-    if services.sha256(content) != document.sha256:
-        log.error("invoice %s: stored PDF does not match its recorded SHA-256", invoice.pk)
+    problem = services.document_problem(document)
+    if problem:
+        log.error("invoice %s: stored PDF withheld: %s", invoice.pk, problem)
         return _problem(
             request,
             409,
@@ -81,7 +84,7 @@ def download(request, pk: int):
             "not handed out. Tell an administrator (manage.py verify_documents).",
             invoice.pk,
         )
-    return _pdf_response(content, document.filename, document.sha256)
+    return _pdf_response(services.stored_content(document), document.filename, document.sha256)
 
 
 @require_GET
