@@ -35,21 +35,33 @@ class DocumentsConfig(AppConfig):
         return [("documents:index", "Invoice PDFs")] if user.has_perm(roles.AUDIT) else []
 
     def sweep(self, older_than: timedelta) -> list[str]:
-        """Enqueue the rendering of approved invoices still missing their original PDF."""
-        from . import rendering, services
-        from .tasks import render_invoice_document
+        """Enqueue the rendering of issued invoices still missing their original PDF, unless
+        one is already in the task queue (waiting, or running for less than `older_than`)."""
+        from django.utils import timezone
 
-        missing = services.approved_without_original(older_than=older_than)
+        from . import rendering, services
+        from .tasks import render_invoice_document, renderings_in_queue
+
+        missing = services.issued_without_original(older_than=older_than)
         if not missing:
             return []
         if not rendering.available().ok:
             return [
-                f"{len(missing)} approved invoice(s) without a PDF; PDFs unavailable here "
+                f"{len(missing)} issued invoice(s) without a PDF; PDFs unavailable here "
                 f"(WeasyPrint or its system libraries are missing: {rendering.available().reason})"
             ]
-        for invoice_id in missing:
+        queued = renderings_in_queue(missing, running_since=timezone.now() - older_than)
+        lost = [invoice_id for invoice_id in missing if invoice_id not in queued]
+        for invoice_id in lost:
             render_invoice_document.enqueue(invoice_id)
-        return [f"{len(missing)} missing invoice PDF(s) enqueued for rendering"]
+        lines = [f"{len(lost)} missing invoice PDF(s) enqueued for rendering"] if lost else []
+        waiting = len(missing) - len(lost)
+        if waiting:
+            lines.append(
+                f"{waiting} invoice PDF(s) already in the task queue (waiting for a worker "
+                "on the 'documents' queue, or being rendered)"
+            )
+        return lines
 
 
 def _enqueue_rendering(sender, invoice_id: int, **kwargs) -> None:

@@ -1,8 +1,9 @@
 """The invoice page's "Invoice PDF" panel (registered on `invoices.extensions`).
 
-Shown on approved invoices to whoever may read the invoice page: the download with its SHA-256
-once the original exists; "being prepared" (polled by htmx, with a plain refresh link) until
-then; or, where WeasyPrint cannot load, that PDFs are unavailable. One query.
+Shown on issued invoices (approved, or voided since) to whoever may read the invoice page: the
+download with its SHA-256 once the original exists; "being prepared" (polled by htmx, with a
+plain refresh link) until then; or, where WeasyPrint cannot load, that PDFs are unavailable.
+One query.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from invoices.extensions import Panel
 from invoices.models import Invoice
 
 from . import rendering
-from .models import InvoiceDocument
+from .models import ISSUED_STATUSES, InvoiceDocument
 
 TEMPLATE = "documents/_panel.html"
 POLL_SECONDS = 2
 
 
 def panel_context(invoice: Invoice, user) -> dict | None:
-    if invoice.status != Invoice.Status.APPROVED:
+    if invoice.status not in ISSUED_STATUSES:
         return None
     document = (
         InvoiceDocument.objects.filter(invoice_id=invoice.pk)

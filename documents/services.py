@@ -28,7 +28,7 @@ from invoices.templatetags.invoice_tags import period
 
 from . import rendering
 from .archive import streaming_reads
-from .models import InvoiceDocument
+from .models import ISSUED_STATUSES, InvoiceDocument
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ def document_context(
     `original`, the context of a COPY of that document."""
     currency = invoice.currency
     request = invoice.adhoc_request or {}
+    title = TITLES.get(invoice.kind, "Invoice")
+    corrects = invoice.corrects if invoice.corrects_id else None
     events = list(
         AuditEvent.objects.filter(invoice=invoice)
         .exclude(action__startswith=DOCUMENT_ACTIONS_PREFIX)
@@ -61,8 +63,9 @@ def document_context(
     return {
         "invoice": invoice,
         # A correction is its own document: a credit note, or the notice of a void.
-        "title": TITLES.get(invoice.kind, "Invoice"),
-        "corrects": invoice.corrects if invoice.corrects_id else None,
+        "title": title,
+        **_heading(invoice, title, corrects),
+        "corrects": corrects,
         "number": invoice.upstream_number,
         "lines": [_line(line, invoice) for line in invoice.lines],
         "total": money.format_money(invoice.total_minor, currency),
@@ -78,6 +81,27 @@ def document_context(
         "renderer": rendering.renderer_version(),
         "copy": original is not None,
         "original": original,
+    }
+
+
+def _heading(invoice: Invoice, title: str, corrects: Invoice | None) -> dict:
+    """What the document is called, and what its number is. A void notice has no number of its
+    own: the number its approval recorded is that of the credit note of what was left (a
+    contract-cycle invoice is credited to zero before it is voided), so it is labelled as such,
+    and the notice is named after the invoice it voids."""
+    number = invoice.upstream_number
+    if invoice.kind != Invoice.Kind.VOID:
+        return {
+            "heading": f"{title} {number or '(no number)'}",
+            "document_title": f"{title} {number or f'#{invoice.pk}'}",
+            "number_label": f"{title} number",
+        }
+    voided = corrects.upstream_number if corrects else ""
+    heading = f"{title} of invoice {voided}" if voided else title
+    return {
+        "heading": heading,
+        "document_title": heading if voided else f"{title} #{invoice.pk}",
+        "number_label": "Credit note number" if number else "",
     }
 
 
@@ -131,8 +155,9 @@ def _address(data: dict | None) -> list[str]:
 
 # --- the original ---------------------------------------------------------------------------
 def document_render_original(invoice_id: int) -> str:
-    """Render and store the original PDF of an approved invoice. Idempotent; returns what
-    happened ("rendered", "already rendered", "not approved", "unavailable", "no invoice")."""
+    """Render and store the original PDF of an issued invoice (approved, or voided since).
+    Idempotent; returns what happened ("rendered", "already rendered", "not approved",
+    "unavailable", "no invoice")."""
     if InvoiceDocument.objects.filter(invoice_id=invoice_id).exists():
         return "already rendered"
     invoice = (
@@ -140,7 +165,7 @@ def document_render_original(invoice_id: int) -> str:
     )
     if invoice is None:
         return "no invoice"
-    if invoice.status != Invoice.Status.APPROVED:
+    if invoice.status not in ISSUED_STATUSES:
         return "not approved"
     if not rendering.available().ok:
         return "unavailable"
@@ -174,21 +199,22 @@ def document_render_original(invoice_id: int) -> str:
 
 
 def document_render_copy(invoice: Invoice, original: InvoiceDocument | None) -> bytes:
-    """A fresh rendering of an approved invoice, marked COPY on every page (never stored)."""
+    """A fresh rendering of an issued invoice, marked COPY on every page (never stored)."""
     return rendering.render_pdf(
         document_context(invoice, rendered_at=timezone.now(), original=original)
     )
 
 
-def approved_without_original(*, older_than: timedelta, limit: int = 100) -> list[int]:
-    """Approved invoices still missing their original, untouched for `older_than`, oldest
+def issued_without_original(*, older_than: timedelta, limit: int = 100) -> list[int]:
+    """Issued invoices still missing their original, untouched for `older_than`, oldest
     first (the sweep enqueues their rendering again: a lost or failed task, or invoices
-    approved before documents existed). At most `limit` a run, so a backlog drains at the
-    workers' pace instead of piling up duplicate tasks in the queue."""
+    approved before documents existed). At most `limit` a run; the sweep then leaves out those
+    whose rendering is already in the task queue (`tasks.renderings_in_queue`), so a backlog
+    drains at the workers' pace instead of piling up duplicate tasks."""
     cutoff = timezone.now() - older_than
     has_document = InvoiceDocument.objects.filter(invoice_id=OuterRef("pk"))
     return list(
-        Invoice.objects.filter(status=Invoice.Status.APPROVED, updated_at__lte=cutoff)
+        Invoice.objects.filter(status__in=ISSUED_STATUSES, updated_at__lte=cutoff)
         .exclude(Exists(has_document))
         .order_by("updated_at", "id")
         .values_list("pk", flat=True)[:limit]

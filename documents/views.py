@@ -3,7 +3,7 @@
 - Whoever may read an invoice's page (history readers, and its submitter): its original PDF,
   a COPY rendered now, and the panel fragment htmx polls while the original is being prepared.
 - Auditors: the documents page (the history's filters) and the ZIP of the filtered period's
-  approved PDFs with a manifest.
+  issued invoices' PDFs (approved, or voided since) with a manifest.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from invoices.forms.filters import COMMON_CURRENCIES
 from invoices.models import Invoice
 
 from . import archive, panels, rendering, services
-from .models import InvoiceDocument, document_filename
+from .models import ISSUED_STATUSES, InvoiceDocument, document_filename
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,12 @@ def _problem(request, status: int, title: str, message: str, invoice_id: int | N
 
 @require_GET
 def download(request, pk: int):
-    """The original PDF, exactly as stored: refused if its bytes no longer match its hash."""
+    """The original PDF, exactly as stored: refused if its bytes no longer match the hash on its
+    row and in its audit event (what `manage.py verify_documents` checks)."""
     invoice = _readable_invoice(request, pk)
-    document = InvoiceDocument.objects.filter(invoice_id=invoice.pk).first()
+    document = (
+        InvoiceDocument.objects.select_related("audit_event").filter(invoice_id=invoice.pk).first()
+    )
     if document is None:
         return _problem(
             request,
@@ -70,9 +73,9 @@ def download(request, pk: int):
             "This invoice has no PDF yet: one is made once an invoice is approved.",
             invoice.pk,
         )
-    content = services.stored_content(document)
-    if services.sha256(content) != document.sha256:
-        log.error("invoice %s: stored PDF does not match its recorded SHA-256", invoice.pk)
+    problem = services.document_problem(document)
+    if problem:
+        log.error("invoice %s: stored PDF withheld: %s", invoice.pk, problem)
         return _problem(
             request,
             409,
@@ -81,14 +84,14 @@ def download(request, pk: int):
             "not handed out. Tell an administrator (manage.py verify_documents).",
             invoice.pk,
         )
-    return _pdf_response(content, document.filename, document.sha256)
+    return _pdf_response(services.stored_content(document), document.filename, document.sha256)
 
 
 @require_GET
 def copy(request, pk: int):
-    """A fresh rendering of an approved invoice, marked COPY on every page."""
+    """A fresh rendering of an issued invoice, marked COPY on every page."""
     invoice = _readable_invoice(request, pk)
-    if invoice.status != Invoice.Status.APPROVED:
+    if invoice.status not in ISSUED_STATUSES:
         return _problem(
             request,
             409,
@@ -122,7 +125,7 @@ def panel(request, pk: int):
 
 
 # --- auditors: a period's PDFs ----------------------------------------------------------------
-#: The history's filters, period first; no status (only approved invoices have a PDF).
+#: The history's filters, period first; no status (only issued invoices have a PDF).
 ZIP_FIELDSETS = (
     (
         "Period (UTC, both days included)",
@@ -148,7 +151,7 @@ def index(request):
         "counts": None,
     }
     if form.is_valid():
-        approved = form.filter(Invoice.objects.filter(status=Invoice.Status.APPROVED))
+        approved = form.filter(Invoice.objects.filter(status__in=ISSUED_STATUSES))
         query = urlencode(form.query_items())
         context.update(
             counts={

@@ -71,13 +71,14 @@ def draft_number(invoice_id: uuid.UUID) -> str:
 
 
 # --- where issued numbers live -------------------------------------------------------------
-#: (what, a function returning the issued numbers). Only issued documents: approved engine
-#: invoices (drafts carry provisional numbers), ad-hoc invoices (live from creation).
+#: (what, a function returning the issued numbers). Only issued documents: engine invoices
+#: past their draft (approved, and voided ones: a void keeps the number it was issued with;
+#: drafts carry provisional numbers), ad-hoc invoices (live from creation, voided or not).
 ISSUED: list[tuple[str, Callable[[], Iterable[str]]]] = [
     (
-        "approved engine invoices",
+        "issued engine invoices",
         lambda: (
-            EngineInvoice.objects.filter(status=EngineInvoice.Status.APPROVED)
+            EngineInvoice.objects.exclude(status=EngineInvoice.Status.DRAFT)
             .values_list("number", flat=True)
             .iterator(chunk_size=5000)
         ),

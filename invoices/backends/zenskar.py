@@ -40,6 +40,7 @@ from .base import (
     CustomerRef,
     CycleNotMatched,
     Draft,
+    DraftState,
     NotFoundUpstream,
     OutcomeUnknown,
     Page,
@@ -428,7 +429,8 @@ class ZenskarBackend(ZenskarCorrections):
                     f"reading the invoice failed ({look.message}).",
                     backend=NAME,
                 ) from None
-            if found.status not in ("", "draft"):
+            # Past its draft, in _draft_state's words; a reply without a status tells nothing.
+            if found.status and _draft_state(found.status) is DraftState.APPROVED:
                 return found
             raise OutcomeUnknown(
                 f"The approval reached Zenskar but its reply was lost ({exc.message}); the "

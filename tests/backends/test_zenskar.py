@@ -553,6 +553,24 @@ def test_lost_approve_reply_on_a_still_draft_invoice_is_unknown(
     assert len(hold.arrived) == 1
 
 
+def test_lost_approve_reply_on_an_invoice_without_a_status_is_unknown(
+    make_zenskar, backend_settings, httpserver, hold
+):
+    # No status tells nothing: it is not read as "past its draft" (approved).
+    backend_settings.BACKEND_READ_TIMEOUT = 0.3
+    backend = make_zenskar()
+    no_status = {k: v for k, v in recorded("zenskar_invoice.json").items() if k != "status"}
+    httpserver.expect_request(f"/invoices/{INVOICE}/approve", method="PATCH").respond_with_handler(
+        hold.handler()
+    )
+    httpserver.expect_request(f"/invoices/{INVOICE}", method="GET").respond_with_data(
+        json.dumps(no_status), content_type="application/json"
+    )
+    with pytest.raises(OutcomeUnknown, match="still reads as unknown"):
+        backend.approve_draft(INVOICE)
+    assert len(hold.arrived) == 1
+
+
 def test_lost_delete_reply_then_invoice_gone_counts_as_deleted(
     make_zenskar, backend_settings, httpserver, hold
 ):

@@ -161,3 +161,24 @@ def approved_adhoc(clerk, manager, approve, adhoc_world_kwd):
         return approve(manager, invoice, render=render)
 
     return _approved
+
+
+@pytest.fixture
+def void(clerk, manager2, approve):
+    """void(invoice, render=True) -> the approved void notice of `invoice` (a cycle invoice: a
+    credit note of the rest, then the void upstream); `invoice` is then voided."""
+    from invoices.services.corrections import invoice_request_correction
+
+    def _void(invoice: Invoice, *, render: bool = True) -> Invoice:
+        notice = invoice_request_correction(
+            actor=clerk,
+            invoice_id=invoice.pk,
+            kind=Invoice.Kind.VOID,
+            reason_code="duplicate",
+            reason_text="Billed twice",
+        )
+        notice = approve(manager2, notice, render=render)
+        assert Invoice.objects.get(pk=invoice.pk).status == Invoice.Status.VOIDED
+        return notice
+
+    return _void

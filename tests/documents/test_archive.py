@@ -135,3 +135,37 @@ def test_the_documents_page_counts_what_the_zip_will_hold(
     assert "<strong>2</strong> approved invoices match" in html
     assert "<strong>1</strong> PDF ready" in html
     assert f'href="{ZIP}?kind=cycle"' in html
+
+
+def test_a_voided_invoice_and_its_void_notice_are_in_the_zip(
+    approved_cycle, void, client_for, auditor
+):
+    invoice = approved_cycle("USD")
+    notice = void(invoice)
+    client = client_for(auditor)
+    rows = manifest(download(client)[0])
+    assert [row["invoice_id"] for row in rows] == [str(invoice.pk), str(notice.pk)]
+    html = client.get(reverse("documents:index")).content.decode()
+    assert "<strong>2</strong> approved invoices match" in html
+    assert "<strong>2</strong> PDFs ready" in html
+
+
+def test_a_document_stored_during_the_download_is_in_neither_the_manifest_nor_the_files(
+    approved_cycle,
+):
+    from datetime import timedelta
+
+    from documents.services import document_render_original
+
+    approved_cycle("USD")
+    approved_cycle("JPY")
+    late = approved_cycle("KWD", render=False)
+    pieces = archive.stream_zip(Invoice.objects.all(), now=timezone.now() + timedelta(hours=1))
+    body = [next(pieces)]  # the manifest is written
+    assert document_render_original(late.pk) == "rendered"  # a worker stores one meanwhile
+    body.extend(pieces)
+    archive_file = zipfile.ZipFile(io.BytesIO(b"".join(body)))
+    assert archive_file.testzip() is None
+    rows = manifest(archive_file)
+    assert len(rows) == 2 and str(late.pk) not in [row["invoice_id"] for row in rows]
+    assert archive_file.namelist()[1:] == [row["file"] for row in rows]

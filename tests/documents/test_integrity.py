@@ -92,3 +92,13 @@ def test_a_tampered_file_is_not_handed_out(approved_cycle, client_for, auditor):
     response = client_for(auditor).get(reverse("documents:download", args=[invoice.pk]))
     assert response.status_code == 409
     assert b"no longer matches the SHA-256" in response.content
+
+
+def test_a_file_whose_row_hash_was_rewritten_too_is_not_handed_out(
+    approved_cycle, client_for, auditor
+):
+    invoice = approved_cycle("USD")
+    _tamper(InvoiceDocument.objects.get(invoice=invoice), also_row_hash=True)
+    response = client_for(auditor).get(reverse("documents:download", args=[invoice.pk]))
+    assert response.status_code == 409  # the audit event still names the original's SHA-256
+    assert b"no longer matches the SHA-256" in response.content

@@ -175,6 +175,18 @@ def test_verify_numbering_detects_a_number_ahead_of_its_counter():
     assert f"AHEAD OF COUNTER: INV-{YEAR}-000003" in output
 
 
+def test_a_voided_invoice_keeps_its_number_in_the_series():
+    contract = f.worked_example_contract()
+    first = api.approve_invoice(generate(contract, 6))
+    api.approve_invoice(generate(contract, 7))
+    api.credit_invoice(first.id, amount_minor=first.total_minor)
+    api.void_invoice(first.id)  # it was issued: its number stays taken
+    output, error = verify()
+    assert error is None, output
+    assert f"INV-{YEAR}: 2 number(s), INV-{YEAR}-000001 … INV-{YEAR}-000002" in output
+    assert "GAP" not in output
+
+
 def test_verify_numbering_sees_numbers_an_app_registers(monkeypatch):
     from billing_engine.api import numbering
 

@@ -142,6 +142,47 @@ def test_the_sweep_leaves_recent_approvals_to_their_task(approved_cycle):
     assert not InvoiceDocument.objects.exists()
 
 
+def test_the_sweep_does_not_queue_a_rendering_already_waiting_or_running(approved_cycle, settings):
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from documents.tasks import render_invoice_document
+    from invoices.models import Invoice
+
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": settings.TASK_QUEUES}
+    }
+    invoice = approved_cycle("USD")  # its rendering is queued; no worker has taken it yet
+    now = timezone.now()
+    Invoice.objects.filter(pk=invoice.pk).update(updated_at=now - timedelta(minutes=10))
+    renderings = DBTaskResult.objects.filter(task_path=render_invoice_document.module_path)
+    assert renderings.count() == 1
+    for _ in range(3):
+        report = run_sweep(older_than=timedelta(minutes=1))
+        assert renderings.count() == 1
+    assert (
+        "documents: 1 invoice PDF(s) already in the task queue (waiting for a worker on the "
+        "'documents' queue, or being rendered)"
+    ) in report.lines
+    assert not any("enqueued for rendering" in line for line in report.lines)
+    # A worker is rendering it: left alone.
+    renderings.update(status="RUNNING", started_at=now - timedelta(seconds=20))
+    run_sweep(older_than=timedelta(minutes=1))
+    assert renderings.count() == 1
+    # Running for longer than the sweep waits: its worker died with it; queued again, once.
+    renderings.update(started_at=now - timedelta(minutes=5))
+    report = run_sweep(older_than=timedelta(minutes=1))
+    assert "documents: 1 missing invoice PDF(s) enqueued for rendering" in report.lines
+    assert renderings.filter(status="READY").count() == 1
+    run_sweep(older_than=timedelta(minutes=1))
+    assert renderings.count() == 2
+    # Lost from the queue altogether: queued again.
+    renderings.delete()
+    run_sweep(older_than=timedelta(minutes=1))
+    assert renderings.get().args_kwargs["args"] == [invoice.pk]
+    assert not InvoiceDocument.objects.exists()
+
+
 # --- without WeasyPrint -----------------------------------------------------------------------
 def test_without_weasyprint_the_app_runs_and_says_pdfs_are_unavailable(
     approved_cycle, client_for, auditor, monkeypatch, settings
@@ -200,3 +241,33 @@ def test_the_panel_context_is_one_query(approved_cycle, auditor):
         context = panels.panel_context(invoice, auditor)
     assert context["state"] == "ready"
     assert len(queries) == 1
+
+
+# --- voided invoices: issued, so their PDF stays ------------------------------------------------
+def test_a_voided_invoice_still_offers_its_pdf_and_a_copy(
+    approved_cycle, void, client_for, auditor
+):
+    invoice = approved_cycle("USD")
+    document = InvoiceDocument.objects.get(invoice=invoice)
+    void(invoice)
+    client = client_for(auditor)
+    html = page(client, invoice)
+    assert "Invoice PDF" in html and document.sha256 in html
+    assert reverse("documents:download", args=[invoice.pk]) in html
+    assert client.get(reverse("documents:panel", args=[invoice.pk])).status_code == 200
+    response = client.get(reverse("documents:copy", args=[invoice.pk]))
+    assert response.status_code == 200
+    assert "COPY" in pdf_text(response.content)
+
+
+def test_a_voided_invoice_whose_pdf_was_lost_is_rendered_by_the_sweep(
+    approved_cycle, void, settings
+):
+    invoice = approved_cycle("USD", render=False)
+    void(invoice)  # voided before its rendering ran (a lost task)
+    assert not InvoiceDocument.objects.filter(invoice=invoice).exists()
+    settings.SWEEP_OLDER_THAN_SECONDS = 0
+    report = run_sweep()
+    assert "documents: 1 missing invoice PDF(s) enqueued for rendering" in report.lines
+    assert InvoiceDocument.objects.filter(invoice=invoice).exists()
+    assert services.document_render_original(invoice.pk) == "already rendered"

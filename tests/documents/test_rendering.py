@@ -201,3 +201,28 @@ def test_a_credit_note_is_its_own_document_naming_what_it_corrects(
     assert f"Credit note {note.upstream_number}" in text
     assert note.upstream_number.startswith("CN-")
     assert f"Invoice {invoice.upstream_number}" in text and "Outage in June" in text
+
+
+def test_a_void_notice_names_the_voided_invoice_and_labels_the_credit_note_of_the_rest(
+    approved_cycle, void
+):
+    invoice = approved_cycle("USD")
+    notice = void(invoice)
+    credit_note = notice.upstream_number  # the credit note of what was left, before the void
+    assert credit_note.startswith("CN-")
+    text = pdf_text(bytes(InvoiceDocument.objects.get(invoice=notice).content))
+    assert f"Void notice of invoice {invoice.upstream_number}" in text
+    assert f"Credit note number {credit_note}" in text
+    # The credit note's number is not the void notice's own.
+    assert f"Void notice {credit_note}" not in text
+    assert f"Void notice number {credit_note}" not in text
+    assert f"Invoice {invoice.upstream_number}" in text and "Billed twice" in text
+
+
+def test_an_ad_hoc_void_notice_has_no_number_of_its_own(approved_adhoc, void):
+    invoice = approved_adhoc()
+    notice = void(invoice)
+    assert notice.upstream_number == ""  # no credit note: the ad-hoc backend only voids
+    text = pdf_text(bytes(InvoiceDocument.objects.get(invoice=notice).content))
+    assert f"Void notice of invoice {invoice.upstream_number}" in text
+    assert "Void notice number" not in text and "(no number)" not in text
