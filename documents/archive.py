@@ -27,8 +27,9 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from invoices import exports, money
+from invoices.workflow import ISSUED_STATUSES
 
-from .models import ISSUED_STATUSES, InvoiceDocument, document_filename
+from .models import InvoiceDocument, document_filename
 
 MANIFEST = "manifest.csv"
 MANIFEST_HEADER = [

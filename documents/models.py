@@ -17,14 +17,6 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from invoices.workflow import Status
-
-#: The statuses of an invoice that has been issued, so has (or is owed) its original PDF: an
-#: approved invoice, credit note or void notice, and an approved invoice voided since (it was
-#: issued: its document stays available, and in a period's ZIP). Every check of "has a document"
-#: in this app reads this tuple.
-ISSUED_STATUSES: tuple[Status, ...] = (Status.APPROVED, Status.VOIDED)
-
 
 class InvoiceDocument(models.Model):
     """The original PDF of one issued invoice (see ISSUED_STATUSES). Later renderings (copies)

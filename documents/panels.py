@@ -12,9 +12,10 @@ from django.urls import reverse
 
 from invoices.extensions import Panel
 from invoices.models import Invoice
+from invoices.workflow import ISSUED_STATUSES
 
 from . import rendering
-from .models import ISSUED_STATUSES, InvoiceDocument
+from .models import InvoiceDocument
 
 TEMPLATE = "documents/_panel.html"
 POLL_SECONDS = 2

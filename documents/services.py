@@ -25,10 +25,11 @@ from invoices import money
 from invoices.audit import audit_record
 from invoices.models import AuditEvent, Invoice
 from invoices.templatetags.invoice_tags import period
+from invoices.workflow import ISSUED_STATUSES
 
 from . import rendering
 from .archive import streaming_reads
-from .models import ISSUED_STATUSES, InvoiceDocument
+from .models import InvoiceDocument
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,10 @@ from invoices import roles, selectors, workflow
 from invoices.forms import HistoryFilterForm
 from invoices.forms.filters import COMMON_CURRENCIES
 from invoices.models import Invoice
+from invoices.workflow import ISSUED_STATUSES
 
 from . import archive, panels, rendering, services
-from .models import ISSUED_STATUSES, InvoiceDocument, document_filename
+from .models import InvoiceDocument, document_filename
 
 log = logging.getLogger(__name__)
 

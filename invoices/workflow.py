@@ -79,6 +79,9 @@ LIVE_STATUSES: tuple[Status, ...] = tuple(s for s, rule in STATUSES.items() if r
 INBOX_STATUSES: tuple[Status, ...] = tuple(s for s, rule in STATUSES.items() if rule.inbox)
 #: Statuses that leave their cycle free to be invoiced again.
 CLOSED_STATUSES: tuple[Status, ...] = tuple(s for s, rule in STATUSES.items() if not rule.live)
+#: Statuses of an invoice that was issued (sent to the backend for good, numbered): approved,
+#: and approved then voided. Its standing, its number and its document stay.
+ISSUED_STATUSES: tuple[Status, ...] = (S.APPROVED, S.VOIDED)
 
 
 # --- transitions ----------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def correction_context(invoice: Invoice) -> dict | None:
             "standing": services.standing(original),
             "sends": upstream_effect(invoice, original),
         }
-    if invoice.status in (S.APPROVED, S.VOIDED):
+    if invoice.status in workflow.ISSUED_STATUSES:
         return {"standing": services.standing(invoice)}
     return None
 
