@@ -1,5 +1,6 @@
 from django.apps import apps
 
+from billing_admin.auth import role_names
 from invoices import roles
 
 
@@ -7,7 +8,7 @@ def navigation(request):
     """The navigation each role sees: only what the signed-in person may use."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": []}
+        return {"nav_items": [], "role_names": ()}
     items = [("home", "Home")]
     if user.has_perm(roles.SUBMIT):
         items += [
@@ -29,4 +30,8 @@ def navigation(request):
     if user.is_staff or user.has_perm(roles.AUDIT):
         items.append(("admin:index", "Admin"))
     current = getattr(getattr(request, "resolver_match", None), "view_name", "")
-    return {"nav_items": [(name, label, name == current) for name, label in items]}
+    return {
+        "nav_items": [(name, label, name == current) for name, label in items],
+        # The header's "(roles)": read with the permissions above, no query of its own.
+        "role_names": role_names(user),
+    }

@@ -139,7 +139,8 @@ CACHES = {
 # --- Authentication -------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, with permissions and roles read in one query (billing_admin/auth.py).
+    "billing_admin.auth.RolesBackend",
     # A delegate stands in for an absent manager (approval policies).
     "policies.delegation.DelegationBackend",
 ]

@@ -6,17 +6,18 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.contrib.auth.backends import BaseBackend, ModelBackend
+from django.contrib.auth.backends import BaseBackend
 from django.core.cache import cache
 from django.utils import timezone
 
+from billing_admin.auth import RolesBackend
 from invoices import roles
 
 from .models import Absence
 
 #: What a delegate may do while standing in: read invoices and decide approvals.
 DELEGATED = frozenset({roles.APPROVE, roles.HISTORY})
-_model_backend = ModelBackend()
+_model_backend = RolesBackend()
 
 
 def _today() -> date:
@@ -25,7 +26,7 @@ def _today() -> date:
 
 def approves_in_own_right(user) -> bool:
     """Whether `user`'s own role lets them approve (their groups and permissions, a superuser),
-    whatever they stand in for: Django's ModelBackend alone, never DelegationBackend. Cached on
+    whatever they stand in for: the model backend alone, never DelegationBackend. Cached on
     the user object with their permissions."""
     return _model_backend.has_perm(user, roles.APPROVE)
 
