@@ -22,11 +22,19 @@ from django.db import connection
 def _query() -> str:
     """The one query, written out: the ORM's UNION of the two (one over groups, one over
     permissions held directly) took 1.2 ms to build per request, this 0.2 ms all told."""
-    user_groups = get_user_model().groups.through._meta.db_table
-    user_perms = get_user_model().user_permissions.through._meta.db_table
-    group_perms = Group.permissions.through._meta.db_table
-    group, perm = Group._meta.db_table, Permission._meta.db_table
-    content_type = ContentType._meta.db_table
+    User = get_user_model()
+    user_groups, user_perms, group_perms, group, perm, content_type = (
+        connection.ops.quote_name(model._meta.db_table)
+        for model in (
+            User.groups.through,
+            User.user_permissions.through,
+            Group.permissions.through,
+            Group,
+            Permission,
+            ContentType,
+        )
+    )
+    # Table names from the models' metadata, quoted; the user id is a parameter.
     return f"""
         SELECT g.name, ct.app_label, p.codename
           FROM {user_groups} ug
@@ -40,7 +48,7 @@ def _query() -> str:
           FROM {user_perms} up
           JOIN {perm} p ON p.id = up.permission_id
           JOIN {content_type} ct ON ct.id = p.content_type_id
-         WHERE up.user_id = %s"""
+         WHERE up.user_id = %s"""  # noqa: S608
 
 
 def _load(user_obj) -> None:

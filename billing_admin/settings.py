@@ -134,6 +134,13 @@ CACHES = {
         "LOCATION": "template-fragments",
         "OPTIONS": {"MAX_ENTRIES": 500},
     },
+    # Small look-ups each process keeps for seconds (the filter forms' list of accounts):
+    # no round trip; see invoices.selectors.lists.ACCOUNTS_SECONDS.
+    "process": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "process",
+        "OPTIONS": {"MAX_ENTRIES": 100},
+    },
 }
 
 # --- Authentication -------------------------------------------------------------------------

@@ -20,12 +20,15 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Each test starts with an empty cache (cycle lists, throttle, country look-ups)."""
-    from django.core.cache import cache
+    """Each test starts with empty caches (cycle lists, throttle, country look-ups, the
+    process's list of accounts)."""
+    from django.core.cache import caches
 
-    cache.clear()
+    for kept in caches.all(initialized_only=True):
+        kept.clear()
     yield
-    cache.clear()
+    for kept in caches.all(initialized_only=True):
+        kept.clear()
 
 
 # --- personas -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from django.contrib.auth import get_user_model
+from django.core.cache import caches
 from django.db.models import (
     BooleanField,
     Count,
@@ -70,9 +71,28 @@ def approval_inbox(user, *, limit: int = 200) -> list[presenters.InvoiceRow]:
 
 
 # --- history and audit log (keyset pages, see invoices.keyset) ----------------------------------
+#: How long a process keeps the list of accounts (user_choices): an account added or renamed
+#: shows in the filters of the process that saved it at once, in the others within this time.
+#: (Rows whose people are missing from the list are named from the database: _usernames.)
+ACCOUNTS_SECONDS = 30
+_ACCOUNTS_KEY = "invoices:accounts"
+
+
 def user_choices() -> list[tuple[int, str]]:
-    """(id, username) of every account, for the submitter / approver / actor selects."""
-    return list(get_user_model().objects.order_by("username").values_list("pk", "username"))
+    """(id, username) of every account, for the submitter / approver / actor selects: one
+    query per process every ACCOUNTS_SECONDS, not one per page."""
+    kept = caches["process"]
+    accounts = kept.get(_ACCOUNTS_KEY)
+    if accounts is None:
+        User = get_user_model()
+        accounts = list(User.objects.order_by("username").values_list("pk", "username"))
+        kept.set(_ACCOUNTS_KEY, accounts, ACCOUNTS_SECONDS)
+    return accounts
+
+
+def forget_accounts(**_signal) -> None:
+    """An account was saved or deleted: this process reads the list again."""
+    caches["process"].delete(_ACCOUNTS_KEY)
 
 
 #: What an invoice list row shows (presenters.InvoiceRow) and workflow.allowed_actions reads.

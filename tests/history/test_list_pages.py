@@ -140,3 +140,48 @@ def test_a_new_account_appears_in_the_cached_people_filters(client_for, auditor,
     assert '<option value="newcomer">newcomer</option>' in client.get(url).content.decode()
     audit = client.get(reverse("invoices:audit")).content.decode()
     assert '<option value="newcomer">newcomer</option>' in audit
+
+
+def test_the_account_list_is_read_once_per_process_for_a_while(
+    auditor, django_user_model, django_assert_num_queries, monkeypatch
+):
+    from invoices.selectors import lists
+
+    first = lists.user_choices()
+    assert (auditor.pk, "auditor") in first
+    with django_assert_num_queries(0):
+        assert lists.user_choices() == first
+    # Saving an account (here, or a sign-in's last_login) makes this process read it again.
+    newcomer = django_user_model.objects.create_user(username="newcomer", password="x-1234567")
+    with django_assert_num_queries(1):
+        assert (newcomer.pk, "newcomer") in lists.user_choices()
+    newcomer.delete()
+    assert (newcomer.pk, "newcomer") not in lists.user_choices()
+    # Another process's change is seen once ACCOUNTS_SECONDS have passed.
+    django_user_model.objects.filter(pk=auditor.pk).update(username="renamed")  # no signal
+    assert (auditor.pk, "auditor") in lists.user_choices()
+    import django.core.cache.backends.locmem as locmem
+
+    later = locmem.time.time() + lists.ACCOUNTS_SECONDS + 1
+    monkeypatch.setattr(locmem.time, "time", lambda: later)
+    assert (auditor.pk, "renamed") in lists.user_choices()
+
+
+def test_rows_name_people_the_kept_account_list_does_not_know_yet(
+    client_for, auditor, clerk, make_invoice, django_user_model
+):
+    from django.core.cache import caches
+
+    from invoices.selectors import lists
+
+    client = client_for(auditor)
+    url = reverse("invoices:history")
+    client.get(url)
+    # Another process added an account a moment ago: this one's kept list lacks it.
+    kept = lists.user_choices()
+    newcomer = django_user_model.objects.create_user(username="newcomer", password="x-1234567")
+    caches["process"].set(lists._ACCOUNTS_KEY, kept, lists.ACCOUNTS_SECONDS)
+    make_invoice(submitted_by=newcomer)
+    html = client.get(url).content.decode()
+    assert '<option value="newcomer">' not in html  # not in the filter yet
+    assert "by newcomer<" in html  # but its row names the submitter
