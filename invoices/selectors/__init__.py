@@ -26,6 +26,8 @@ from .pages import (
     home_dashboard,
     invoice_for_page,
     invoice_page,
+    name_people,
+    named,
     upstream_effect,
     waiting_on,
 )
@@ -51,6 +53,8 @@ __all__ = [
     "invoice_page",
     "list_rows",
     "my_invoices",
+    "name_people",
+    "named",
     "not_revised",
     "upstream_effect",
     "user_choices",

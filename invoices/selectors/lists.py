@@ -73,7 +73,7 @@ def approval_inbox(user, *, limit: int = 200) -> list[presenters.InvoiceRow]:
 # --- history and audit log (keyset pages, see invoices.keyset) ----------------------------------
 #: How long a process keeps the list of accounts (user_choices): an account added or renamed
 #: shows in the filters of the process that saved it at once, in the others within this time.
-#: (Rows whose people are missing from the list are named from the database: _usernames.)
+#: (Rows whose people are missing from the list are named from the database: people_names.)
 ACCOUNTS_SECONDS = 30
 _ACCOUNTS_KEY = "invoices:accounts"
 
@@ -192,7 +192,7 @@ class _PagePermissions:
         return getattr(self._user, name)
 
 
-def _usernames(invoices, known: dict[int, str] | None) -> dict[int, str]:
+def people_names(invoices, known: dict[int, str] | None) -> dict[int, str]:
     """{user id: username} for the submitters and deciders of `invoices`: from `known` (the
     accounts a filter form listed), asking the database only for anyone missing from it."""
     names = dict(known or {})
@@ -204,13 +204,13 @@ def _usernames(invoices, known: dict[int, str] | None) -> dict[int, str]:
     return names
 
 
-def history_rows(invoices, *, user, usernames: dict[int, str] | None = None):
+def history_rows(invoices, *, user, known_names: dict[int, str] | None = None):
     """History rows (presenters.InvoiceRow) for `user`: display values, and the actions the
-    workflow allows them. `usernames`: {id: username} of accounts already loaded."""
+    workflow allows them. `known_names`: {id: username} of accounts already loaded."""
     presenter = presenters.InvoicePresenter(
         viewer=user,
         coverage_backend=_coverage_backend(),
-        usernames=_usernames(invoices, usernames),
+        usernames=people_names(invoices, known_names),
     )
     reader = _PagePermissions(user)
     stages = _earlier_stage_people(invoices)
@@ -266,7 +266,7 @@ def history_page(form: HistoryFilterForm, *, user, after: str = "", before: str 
         avoid_time_index=form.avoid_time_index,
     )
     known = {pk: name for name, pk in form.user_ids.items()}
-    return replace(page, rows=history_rows(page.rows, user=user, usernames=known))
+    return replace(page, rows=history_rows(page.rows, user=user, known_names=known))
 
 
 #: The columns an audit log row shows (presenters.AuditRow).

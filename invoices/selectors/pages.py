@@ -14,45 +14,53 @@ from ..adhoc import adhoc_changes, adhoc_facts
 from ..forms import ApproveForm, RejectForm
 from ..models import AuditEvent, Invoice, StageApproval
 from ..snapshots import diff_lines
-from .lists import AUDIT_ROW_FIELDS, list_rows, not_revised
+from .lists import AUDIT_ROW_FIELDS, list_rows, not_revised, people_names, user_choices
 
 S = Invoice.Status
 
 
 # --- invoice page ---------------------------------------------------------------------------
 def invoice_for_page(pk: int) -> Invoice | None:
-    # The page reads the versions (invoice_page), not `previous`: no second invoice row here.
-    return (
-        Invoice.objects.select_related("submitted_by", "decided_by", "corrects")
-        .filter(pk=pk)
-        .first()
-    )
+    """The invoice alone: invoice_page names its people and loads what it corrects only for a
+    correction (a join per person and a second invoice row cost more than the page's queries)."""
+    return next(iter(Invoice.objects.filter(pk=pk).order_by()[:1]), None)
+
+
+def name_people(invoices) -> None:
+    """Sets `submitter_name` and `decider_name` (or "") on each invoice: from the accounts the
+    process keeps (user_choices), asking the database only for anyone missing from them."""
+    names = people_names(invoices, dict(user_choices()))
+    for invoice in invoices:
+        invoice.submitter_name = names.get(invoice.submitted_by_id, "")
+        invoice.decider_name = names.get(invoice.decided_by_id, "")
 
 
 def invoice_page(invoice: Invoice, user) -> dict:
-    versions = list(
-        Invoice.objects.filter(lineage=invoice.lineage)
-        .select_related("submitted_by", "decided_by")
-        .order_by("version")
-    )
+    versions = list(Invoice.objects.filter(lineage=invoice.lineage).order_by("version"))
     by_version = {v.version: v for v in versions}
+    name_people([invoice, *versions])
     changes_since_previous = None
     field_changes: list[str] = []
     prior = by_version.get(invoice.version - 1)
     if prior is not None:
         changes_since_previous = diff_lines(prior.lines, invoice.lines)
         field_changes = adhoc_changes(prior.adhoc_request, invoice.adhoc_request)
+    # Every event of every version (the versions are the lineage), each with its version.
+    version_of = {v.pk: v.version for v in versions}
     events = list(
-        AuditEvent.objects.filter(invoice__lineage=invoice.lineage)
-        .select_related("invoice")
-        # The page shows each event and its invoice's version, not the invoice's lines.
-        .only(*AUDIT_ROW_FIELDS, "invoice__version")
-        .order_by("seq")
+        AuditEvent.objects.filter(invoice_id__in=version_of).only(*AUDIT_ROW_FIELDS).order_by("seq")
     )
+    for event in events:
+        event.version = version_of[event.invoice_id]
     is_submitter = invoice.submitted_by_id == user.pk
     invoice.has_next_version = any(v.previous_id == invoice.pk for v in versions)
-    stages = list(
-        StageApproval.objects.filter(invoice=invoice).select_related("approver", "on_behalf_of")
+    # Stages are recorded only for an invoice that needs more than one approval.
+    stages = (
+        list(
+            StageApproval.objects.filter(invoice=invoice).select_related("approver", "on_behalf_of")
+        )
+        if invoice.stages_required > 1
+        else []
     )
     invoice._prefetched_objects_cache = {
         **getattr(invoice, "_prefetched_objects_cache", {}),
@@ -83,17 +91,23 @@ def invoice_page(invoice: Invoice, user) -> dict:
 
 def correction_context(invoice: Invoice) -> dict | None:
     """A correction's page: what it corrects and what approval sends. An invoice's page: its
-    corrections and balance (one query either way)."""
+    corrections and balance (one query either way, and one for what a correction corrects)."""
     if invoice.is_correction:
         original = invoice.corrects
         return {
             "original": original,
-            "standing": services.standing(original),
+            "standing": named(services.standing(original)),
             "sends": upstream_effect(invoice, original),
         }
     if invoice.status in workflow.ISSUED_STATUSES:
-        return {"standing": services.standing(invoice)}
+        return {"standing": named(services.standing(invoice))}
     return None
+
+
+def named(standing):
+    """`standing` (services.Standing) with its corrections' people named (name_people)."""
+    name_people(standing.corrections)
+    return standing
 
 
 def upstream_effect(correction: Invoice, original: Invoice) -> str:

@@ -84,11 +84,8 @@ class Standing:
 
 def standing(invoice: Invoice, *, excluding: int | None = None) -> Standing:
     """The invoice's corrections (one query) and what they leave of it."""
-    rows = list(
-        invoice.corrections.select_related("submitted_by", "decided_by").order_by(
-            "submitted_at", "id"
-        )
-    )
+    # (No people joined: pages name them, selectors.name_people.)
+    rows = list(invoice.corrections.order_by("submitted_at", "id"))
     live = [c for c in rows if c.status in workflow.LIVE_STATUSES and c.pk != excluding]
     taken: dict[int, int] = {}
     for correction in live:

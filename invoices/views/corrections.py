@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import roles, services, workflow
+from .. import roles, selectors, services, workflow
 from ..backends.base import BackendError
 from ..forms.corrections import CorrectionForm
 from ..models import Invoice
@@ -47,7 +47,7 @@ def request_correction(request, pk: int):
     refused = _refused(request, invoice, "correct")
     if refused is not None:
         return refused
-    standing = services.standing(invoice)
+    standing = selectors.named(services.standing(invoice))
     form = CorrectionForm(request.POST or None, invoice=invoice, standing=standing)
     context = {
         "invoice": invoice,

@@ -67,6 +67,35 @@ def test_the_audit_log_makes_the_same_queries_for_2_or_60_events(
     assert html.count('<th scope="row">#') == 50
 
 
+def test_the_invoice_page_makes_the_same_queries_for_1_or_3_versions(
+    client_for, auditor, clerk, manager2, make_invoice, record_event, django_user_model
+):
+    client = client_for(auditor)
+    first = make_invoice(status=S.REJECTED, decided_by=manager2, decision_reason="Wrong rate")
+    record_event(clerk, "invoice.submitted", invoice=first, to_status=S.PENDING)
+    few = queries_for(client, reverse("invoices:detail", args=[first.pk]))
+    # Two more versions by a clerk the kept account list does not know yet, more events.
+    newcomer = django_user_model.objects.create_user(username="newcomer", password="x-1234567")
+    second = make_invoice(
+        lineage=first.lineage,
+        version=2,
+        previous=first,
+        submitted_by=newcomer,
+        status=S.REJECTED,
+        decided_by=manager2,
+        decision_reason="Still wrong",
+    )
+    third = make_invoice(lineage=first.lineage, version=3, previous=second)
+    for invoice in (second, third):
+        for action in ("invoice.submitted", "invoice.rejected"):
+            record_event(clerk, action, invoice=invoice, to_status=S.PENDING)
+    url = reverse("invoices:detail", args=[third.pk])
+    assert queries_for(client, url) == few
+    html = client.get(url).content.decode()
+    assert "by newcomer</td>" in html and "manager2: “Still wrong”" in html
+    assert html.count("(v2)") == 2 and html.count("(v3)") == 2
+
+
 # --- what the rows say -----------------------------------------------------------------------
 def test_the_inbox_rows(client_for, manager, clerk, make_invoice):
     mine = make_invoice(submitted_by=manager, currency="KWD", total_minor=1250)
