@@ -18,6 +18,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 
 from . import workflow
 
@@ -193,6 +194,16 @@ class Invoice(models.Model):
             # History filters with keyset pagination on (submitted_at, id).
             models.Index(fields=["customer_id", "-submitted_at", "-id"], name="inv_customer_idx"),
             models.Index(fields=["submitted_by", "-submitted_at", "-id"], name="inv_submitter_idx"),
+            # A currency (with or without a total range): rare ones are a few % of the table.
+            models.Index(fields=["currency", "-submitted_at", "-id"], name="inv_currency_idx"),
+            # A whole invoice number searched for (HistoryFilterForm.filter): an exact match.
+            models.Index(Upper("upstream_number"), name="inv_number_idx"),
+            # "Approved by": the filter asks for approved invoices of that manager.
+            models.Index(
+                fields=["decided_by", "-submitted_at", "-id"],
+                condition=Q(status="approved"),
+                name="inv_approver_idx",
+            ),
             # The history's "billing date" (bill-for date of a cycle, period start of an ad-hoc),
             # covering what its newest-first sort reads, so PostgreSQL sorts from the index alone.
             models.Index(

@@ -322,6 +322,18 @@ def test_search_finds_names_and_invoice_numbers(
     assert shown_ids(get(client_for(auditor), q=query)) == [wanted.pk]
 
 
+def test_a_whole_invoice_number_finds_that_invoice(client_for, auditor, make_invoice):
+    wanted = make_invoice(upstream_number="INV-2026-0042")
+    longer = make_invoice(upstream_number="INV-2026-00421")
+    named = make_invoice(contract_name="Re-billing of INV-2026-0042")
+    client = client_for(auditor)
+    # Whole (in any case): that invoice, and names that contain it; not longer numbers.
+    assert shown_ids(get(client, q="inv-2026-0042")) == [named.pk, wanted.pk]
+    # Part of a number: every number containing it, as before.
+    assert shown_ids(get(client, q="2026-0042")) == [named.pk, longer.pk, wanted.pk]
+    assert shown_ids(get(client, q="INV-2026-00421")) == [longer.pk]
+
+
 def test_search_by_local_id(client_for, auditor, make_invoice):
     wanted = make_invoice()
     make_invoice()
