@@ -214,3 +214,24 @@ def test_rows_name_people_the_kept_account_list_does_not_know_yet(
     html = client.get(url).content.decode()
     assert '<option value="newcomer">' not in html  # not in the filter yet
     assert "by newcomer<" in html  # but its row names the submitter
+
+
+def test_filter_forms_share_fields_made_once_per_list_of_accounts():
+    from invoices.forms import AuditFilterForm, HistoryFilterForm
+
+    staff = [(1, "ann"), (2, "bob")]
+    first, second = HistoryFilterForm({}, users=staff), HistoryFilterForm({}, users=staff)
+    assert first.fields["status"] is second.fields["status"]  # made once, shared
+    other = HistoryFilterForm({}, users=[(3, "cy")])
+    assert [c for c, _ in other.fields["submitter"].choices] == ["", "cy"]
+    assert [c for c, _ in first.fields["submitter"].choices] == ["", "ann", "bob"]
+    # A form's errors and values are its own.
+    bad = HistoryFilterForm({"status": "nonsense", "submitter": "bob"}, users=staff)
+    assert not bad.is_valid() and "status" in bad.errors
+    assert first.is_valid() and not first.errors
+    # The audit form's action list follows its own URL, not another form's.
+    odd = AuditFilterForm({"action": "custom.thing"}, users=staff)
+    plain = AuditFilterForm({}, users=staff)
+    assert ("custom.thing", "custom.thing") in odd.fields["action"].widget.choices
+    assert ("custom.thing", "custom.thing") not in plain.fields["action"].widget.choices
+    assert 'autocomplete="off"' in str(first["customer"])
