@@ -23,6 +23,35 @@ from django.db.models.functions import Upper
 from . import workflow
 
 
+class BillingMonth(models.Func):
+    """The first day (UTC) of the month of an invoice's billing date (the bill-for date of a
+    cycle, the period start of an ad-hoc), as a date: "billing date in one month" is then one
+    range of inv_billing_month_idx, already newest first. The same expression, written for each
+    database, is the index's and the filter's."""
+
+    output_field = models.DateField()
+
+    def __init__(self):
+        super().__init__(F("bill_for"), F("period_start"))
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="(DATE_TRUNC('month', COALESCE(%(expressions)s) AT TIME ZONE 'UTC'))::date",
+            **extra,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django keeps SQLite datetimes as UTC text ("2025-11-30 23:59:59"): "2025-11-" + "01".
+        return self.as_sql(
+            compiler,
+            connection,
+            template="(substr(COALESCE(%(expressions)s), 1, 8) || '01')",
+            **extra,
+        )
+
+
 class Invoice(models.Model):
     class Kind(models.TextChoices):
         CYCLE = "cycle", "Contract cycle"
@@ -213,6 +242,13 @@ class Invoice(models.Model):
                 F("bill_for"),
                 F("period_start"),
                 name="inv_billing_sort_idx",
+            ),
+            # "Billing date in one month" (HistoryFilterForm.filter): that month, newest first.
+            models.Index(
+                BillingMonth(),
+                F("submitted_at").desc(),
+                F("id").desc(),
+                name="inv_billing_month_idx",
             ),
             # A clerk's "needs changes": their rejected invoices, latest decision first.
             models.Index(

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from .. import extensions, money, workflow
 from ..backends import ADHOC_BACKENDS, CYCLE_BACKENDS
-from ..models import Invoice
+from ..models import BillingMonth, Invoice
 from .invoice import CurrencyCodeField, search_text
 
 S = Invoice.Status
@@ -256,7 +256,19 @@ class HistoryFilterForm(_FilterForm):
         the submitted-at index would skip every newer invoice before finding one. Then the
         billing-date index finds them and they are sorted (see keyset_page)."""
         end = self.cleaned_data.get("billed_to")
+        if self.billed_month is not None:
+            return False  # inv_billing_month_idx lists that month newest first
         return bool(end) and end < timezone.now().date() - timedelta(days=RECENT_DAYS)
+
+    @property
+    def billed_month(self) -> date | None:
+        """The month's first day when the billing dates asked for are exactly one calendar
+        month (the 1st to its last day), else None."""
+        start, end = self.cleaned_data.get("billed_from"), self.cleaned_data.get("billed_to")
+        if not start or not end or start.day != 1:
+            return None
+        following = (start + timedelta(days=32)).replace(day=1)
+        return start if end == following - timedelta(days=1) else None
 
     def filter(self, queryset: QuerySet) -> QuerySet:
         """`queryset` narrowed by the (valid) filters."""
@@ -291,7 +303,12 @@ class HistoryFilterForm(_FilterForm):
         if data.get("submitted_to"):
             end = _day_start(data["submitted_to"] + timedelta(days=1))
             queryset = queryset.filter(submitted_at__lt=end)
-        if data.get("billed_from") or data.get("billed_to"):
+        if self.billed_month is not None:
+            # The same invoices as the range below, through the index of billing months.
+            queryset = queryset.alias(billing_month=BillingMonth()).filter(
+                billing_month=self.billed_month
+            )
+        elif data.get("billed_from") or data.get("billed_to"):
             # Same expression as the inv_billing_date_idx index.
             queryset = queryset.alias(billing_date=Coalesce("bill_for", "period_start"))
             if data.get("billed_from"):

@@ -1,7 +1,7 @@
 """The invoice history page: filters, search, keyset pages, htmx fragments, roles, query budget."""
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -215,9 +215,9 @@ def test_old_billing_ranges_page_newest_first_like_any_other(
     same_time = make_invoice(bill_for=datetime(2020, 1, 20, tzinfo=UTC))
     same_time.submitted_at = old[3].submitted_at
     same_time.save()
-    params = {"billed_from": "2020-01-01", "billed_to": "2020-01-31"}
+    params = {"billed_from": "2020-01-01", "billed_to": "2020-01-30"}  # not a whole month
     form = HistoryFilterForm(params)
-    assert form.is_valid() and form.avoid_time_index
+    assert form.is_valid() and form.avoid_time_index and form.billed_month is None
     expected = list(
         HistoryFilterForm.filter(form, Invoice.objects.all())
         .order_by("-submitted_at", "-id")
@@ -229,6 +229,64 @@ def test_old_billing_ranges_page_newest_first_like_any_other(
     second = client.get(next_link(first))
     assert shown_ids(first) + shown_ids(second) == expected
     assert shown_ids(client.get(previous_link(second))) == expected[:5]
+
+
+@pytest.mark.parametrize(
+    ("billed_from", "billed_to", "month"),
+    [
+        ("2025-11-01", "2025-11-30", date(2025, 11, 1)),
+        ("2024-02-01", "2024-02-29", date(2024, 2, 1)),
+        ("2025-02-01", "2025-02-28", date(2025, 2, 1)),
+        ("2025-12-01", "2025-12-31", date(2025, 12, 1)),
+        ("2025-11-01", "2025-11-29", None),
+        ("2025-11-02", "2025-11-30", None),
+        ("2025-11-01", "2025-12-31", None),
+        ("2025-11-01", "", None),
+    ],
+)
+def test_which_billing_ranges_are_one_whole_month(billed_from, billed_to, month):
+    form = HistoryFilterForm({"billed_from": billed_from, "billed_to": billed_to})
+    assert form.is_valid()
+    assert form.billed_month == month
+    assert not (month and form.avoid_time_index)
+
+
+def test_one_billing_month_finds_what_the_date_range_finds(
+    client_for, auditor, make_invoice, small_pages
+):
+    """A whole month goes through inv_billing_month_idx (BillingMonth, written for each
+    database): the same invoices as the range, at its edges too, in the same pages."""
+    inside = [
+        make_invoice(bill_for=datetime(2025, 11, 1, tzinfo=UTC)),
+        make_invoice(bill_for=datetime(2025, 11, 30, 23, 59, 59, 999999, tzinfo=UTC)),
+        make_invoice(bill_for=datetime(2025, 11, 15, 12, tzinfo=UTC)),
+        make_invoice(
+            kind=Invoice.Kind.ADHOC,
+            period_start=datetime(2025, 11, 20, tzinfo=UTC),
+            period_end=datetime(2026, 1, 1, tzinfo=UTC),
+        ),
+        make_invoice(bill_for=datetime(2025, 11, 7, tzinfo=UTC)),
+        make_invoice(bill_for=datetime(2025, 11, 8, tzinfo=UTC)),
+    ]
+    make_invoice(bill_for=datetime(2025, 10, 31, 23, 59, 59, 999999, tzinfo=UTC))
+    make_invoice(bill_for=datetime(2025, 12, 1, tzinfo=UTC))
+    make_invoice(
+        kind=Invoice.Kind.ADHOC,
+        period_start=datetime(2025, 10, 20, tzinfo=UTC),
+        period_end=datetime(2025, 11, 20, tzinfo=UTC),
+    )
+    expected = [invoice.pk for invoice in reversed(inside)]  # newest first
+    client = client_for(auditor)
+    first = get(client, billed_from="2025-11-01", billed_to="2025-11-30")
+    second = client.get(next_link(first))
+    assert shown_ids(first) + shown_ids(second) == expected
+    assert shown_ids(client.get(previous_link(second))) == expected[:5]
+    # The same as the range filter over the same dates (a day short of the whole month + 1).
+    by_range = get(client, billed_from="2025-10-31", billed_to="2025-11-30")
+    assert set(shown_ids(by_range)) | set(shown_ids(client.get(next_link(by_range)))) == {
+        *expected,
+        Invoice.objects.get(bill_for=datetime(2025, 10, 31, 23, 59, 59, 999999, tzinfo=UTC)).pk,
+    }
 
 
 def test_reversed_date_range_is_a_form_error(client_for, auditor):
