@@ -37,6 +37,8 @@ from decimal import Decimal, localcontext
 from babel.numbers import format_currency, get_currency_precision, get_currency_symbol
 from babel.numbers import list_currencies as _babel_currencies
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 __all__ = [
     "MAX_MINOR_UNITS",
@@ -308,9 +310,22 @@ def format_amount(minor: int, currency: str, *, grouping: bool = False) -> str:
 
 
 def _default_locale() -> str:
-    if settings.configured:
-        return getattr(settings, "BILLING_LOCALE", None) or DEFAULT_LOCALE
-    return DEFAULT_LOCALE
+    global _locale
+    if _locale is None:
+        if not settings.configured:
+            return DEFAULT_LOCALE
+        _locale = getattr(settings, "BILLING_LOCALE", None) or DEFAULT_LOCALE
+    return _locale
+
+
+_locale: str | None = None  # settings.BILLING_LOCALE, read once (and again when it changes)
+
+
+@receiver(setting_changed)
+def _forget_locale(*, setting, **kwargs) -> None:
+    global _locale
+    if setting == "BILLING_LOCALE":
+        _locale = None
 
 
 _NBSP = "\u00a0"
@@ -410,12 +425,42 @@ class _MoneyLayout:
             number = self._grouped(digits[:-e]) + self.decimal + digits[-e:]
         else:
             number = self._grouped(digits)
-        text = self.prefix[negative] + number + self.suffix[negative]
+        ends = self._ends
+        if ends is None:
+            return self._finish(self.prefix[negative] + number + self.suffix[negative])
+        head, tail = ends[negative]
+        return head + number + tail
+
+    def _finish(self, text: str) -> str:
+        """What Babel's `apply` does after placing the number: the currency in place, quoted
+        text resolved (over the whole text, the number's separators included), then CLDR
+        currency spacing."""
         if "¤" in text:
             text = text.replace("¤¤", self.currency).replace("¤", self.symbol)
         if "'" in text:
             text = re.sub(r"'([^']*)'", lambda m: m.group(1) or "'", text)
         return _currency_spacing(text, self.spacing_symbol)
+
+    @functools.cached_property
+    def _ends(self) -> tuple[tuple[str, str], tuple[str, str]] | None:
+        """(text before the number, text after it) for a positive and a negative amount, worked
+        out once by _finish around a stand-in digit: every number starts and ends with a
+        digit, and the spacing rule only asks whether a digit is next to the symbol. None
+        where a quote could reach into the number (a separator or the pattern has one): then
+        each amount goes through _finish, as Babel does it."""
+        parts = (*self.prefix, *self.suffix, self.group, self.decimal)
+        if any("'" in part for part in parts):
+            return None
+        ends = []
+        for negative in (0, 1):
+            text = self._finish(self.prefix[negative] + _STAND_IN + self.suffix[negative])
+            head, tail = text.split(_STAND_IN)
+            ends.append((head, tail))
+        return ends[0], ends[1]
+
+
+#: A decimal digit no pattern contains, standing in for the number in _MoneyLayout._ends.
+_STAND_IN = "\u0660"
 
 
 @functools.lru_cache(maxsize=512)
