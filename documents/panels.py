@@ -24,11 +24,10 @@ POLL_SECONDS = 2
 def panel_context(invoice: Invoice, user) -> dict | None:
     if invoice.status not in ISSUED_STATUSES:
         return None
-    document = (
-        InvoiceDocument.objects.filter(invoice_id=invoice.pk)
-        .only("id", "invoice_id", "number", "sha256", "size", "rendered_at", "renderer")
-        .first()
+    found = InvoiceDocument.objects.filter(invoice_id=invoice.pk).only(
+        "id", "invoice_id", "number", "sha256", "size", "rendered_at", "renderer"
     )
+    document = next(iter(found[:1]), None)  # one per invoice: no order needed
     available = rendering.available()
     if document is not None:
         state = "ready"

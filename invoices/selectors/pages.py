@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from .. import extensions, money, presenters, roles, services, workflow
@@ -35,8 +35,23 @@ def name_people(invoices) -> None:
         invoice.decider_name = names.get(invoice.decided_by_id, "")
 
 
+def _family(invoice: Invoice) -> tuple[list[Invoice], Invoice, list[Invoice]]:
+    """(the invoice's versions in order, the invoice whose corrections its page shows: itself,
+    or the one it corrects, and that one's corrections): one query."""
+    subject_id = invoice.corrects_id or invoice.pk
+    rows = list(
+        Invoice.objects.filter(
+            Q(lineage=invoice.lineage) | Q(pk=subject_id) | Q(corrects_id=subject_id)
+        ).order_by()
+    )
+    versions = sorted((r for r in rows if r.lineage == invoice.lineage), key=lambda r: r.version)
+    subject = invoice if subject_id == invoice.pk else next(r for r in rows if r.pk == subject_id)
+    corrections = [r for r in rows if r.corrects_id == subject_id]
+    return versions, subject, corrections
+
+
 def invoice_page(invoice: Invoice, user) -> dict:
-    versions = list(Invoice.objects.filter(lineage=invoice.lineage).order_by("version"))
+    versions, subject, corrections = _family(invoice)
     by_version = {v.version: v for v in versions}
     name_people([invoice, *versions])
     changes_since_previous = None
@@ -52,6 +67,9 @@ def invoice_page(invoice: Invoice, user) -> dict:
     )
     for event in events:
         event.version = version_of[event.invoice_id]
+        event.at_iso, event.at_text = presenters.utc_iso(event.at), presenters.utc_seconds(event.at)
+    for version in versions:
+        version.submitted_text = presenters.utc_minutes(version.submitted_at)
     is_submitter = invoice.submitted_by_id == user.pk
     invoice.has_next_version = any(v.previous_id == invoice.pk for v in versions)
     # Stages are recorded only for an invoice that needs more than one approval.
@@ -83,24 +101,24 @@ def invoice_page(invoice: Invoice, user) -> dict:
         "approve_form": ApproveForm(initial={"content_hash": invoice.content_hash}),
         "reject_form": RejectForm(),
         "panels": extensions.panels_for(invoice, user),
-        "correction": correction_context(invoice),
+        "correction": correction_context(invoice, subject, corrections),
         "stage_approvals": stages,
         "standing_in_for": workflow.speaks_for(user)[1:],
     }
 
 
-def correction_context(invoice: Invoice) -> dict | None:
-    """A correction's page: what it corrects and what approval sends. An invoice's page: its
-    corrections and balance (one query either way, and one for what a correction corrects)."""
+def correction_context(invoice: Invoice, subject: Invoice, corrections) -> dict | None:
+    """A correction's page: what it corrects (`subject`) and what approval sends. An invoice's
+    page (`subject` is the invoice): its corrections and balance. `corrections`: the subject's
+    (see _family)."""
     if invoice.is_correction:
-        original = invoice.corrects
         return {
-            "original": original,
-            "standing": named(services.standing(original)),
-            "sends": upstream_effect(invoice, original),
+            "original": subject,
+            "standing": named(services.standing(subject, corrections=corrections)),
+            "sends": upstream_effect(invoice, subject),
         }
     if invoice.status in workflow.ISSUED_STATUSES:
-        return {"standing": named(services.standing(invoice))}
+        return {"standing": named(services.standing(invoice, corrections=corrections))}
     return None
 
 

@@ -82,10 +82,14 @@ class Standing:
         return self.invoice.total_minor - self.applied_minor
 
 
-def standing(invoice: Invoice, *, excluding: int | None = None) -> Standing:
-    """The invoice's corrections (one query) and what they leave of it."""
+def standing(invoice: Invoice, *, excluding: int | None = None, corrections=None) -> Standing:
+    """The invoice's corrections (one query, or `corrections`: them, already read, in any
+    order) and what they leave of it."""
     # (No people joined: pages name them, selectors.name_people.)
-    rows = list(invoice.corrections.order_by("submitted_at", "id"))
+    if corrections is None:
+        rows = list(invoice.corrections.order_by("submitted_at", "id"))
+    else:
+        rows = sorted(corrections, key=lambda c: (c.submitted_at, c.pk))
     live = [c for c in rows if c.status in workflow.LIVE_STATUSES and c.pk != excluding]
     taken: dict[int, int] = {}
     for correction in live:

@@ -96,6 +96,38 @@ def test_the_invoice_page_makes_the_same_queries_for_1_or_3_versions(
     assert html.count("(v2)") == 2 and html.count("(v3)") == 2
 
 
+def test_an_invoice_page_reads_its_corrections_with_its_versions(
+    client_for, auditor, clerk2, manager2, make_invoice
+):
+    client = client_for(auditor)
+    issued = make_invoice(status=S.APPROVED, decided_by=manager2, total_minor=10_000)
+    url = reverse("invoices:detail", args=[issued.pk])
+    none_yet = queries_for(client, url)
+    credit = make_invoice(
+        kind=Invoice.Kind.CREDIT_NOTE,
+        corrects=issued,
+        reason_code="goodwill",
+        total_minor=2_500,
+        submitted_by=clerk2,
+        status=S.APPROVED,
+        decided_by=manager2,
+    )
+    make_invoice(
+        kind=Invoice.Kind.VOID,
+        corrects=issued,
+        reason_code="duplicate",
+        total_minor=7_500,
+        submitted_by=clerk2,
+    )
+    assert queries_for(client, url) == none_yet
+    html = client.get(url).content.decode()
+    assert html.count("<td>clerk2<br>") == 2 and "manager2<br>" in html
+    # A correction's page: what it corrects and its standing, the same number of queries.
+    correction_url = reverse("invoices:detail", args=[credit.pk])
+    assert queries_for(client, correction_url) == none_yet
+    assert f"invoice #{issued.pk}" in client.get(correction_url).content.decode()
+
+
 # --- what the rows say -----------------------------------------------------------------------
 def test_the_inbox_rows(client_for, manager, clerk, make_invoice):
     mine = make_invoice(submitted_by=manager, currency="KWD", total_minor=1250)
