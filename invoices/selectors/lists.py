@@ -143,19 +143,23 @@ def list_rows(
         columns += ("stages_done",)
     if not next_version:
         return queryset.values_list(*columns, named=True)
-    # An outer join on the unique previous_id, not EXISTS: PostgreSQL plans a subquery in the
-    # select list for every row the filter could match, and below a few hundred thousand
-    # invoices it then hashes every previous_id in the table to answer 50 rows (10 ms a page
-    # at 100,000 invoices; 0.1 ms as a join).
-    revised = ExpressionWrapper(Q(next_version__isnull=False), output_field=BooleanField())
-    live_void = Exists(
-        Invoice.objects.filter(
-            corrects_id=OuterRef("pk"), kind=Invoice.Kind.VOID, status__in=workflow.LIVE_STATUSES
-        )
-    )
-    return queryset.annotate(has_next_version=revised, has_live_void=live_void).values_list(
+    return queryset.annotate(has_next_version=_REVISED, has_live_void=_LIVE_VOID).values_list(
         *columns, "has_next_version", "has_live_void", named=True
     )
+
+
+# Built once: Django copies an expression where a query uses it, and building these two (the
+# subquery's filters resolved) cost 0.15 ms of every history page.
+#: An outer join on the unique previous_id, not EXISTS: PostgreSQL plans a subquery in the
+#: select list for every row the filter could match, and below a few hundred thousand invoices
+#: it then hashes every previous_id in the table to answer 50 rows (10 ms a page at 100,000
+#: invoices; 0.1 ms as a join).
+_REVISED = ExpressionWrapper(Q(next_version__isnull=False), output_field=BooleanField())
+_LIVE_VOID = Exists(
+    Invoice.objects.filter(
+        corrects_id=OuterRef("pk"), kind=Invoice.Kind.VOID, status__in=workflow.LIVE_STATUSES
+    )
+)
 
 
 def history_queryset() -> QuerySet:
