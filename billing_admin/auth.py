@@ -21,9 +21,10 @@ from django.db import connection
 
 def _query() -> str:
     """The one query, written out: the ORM's UNION of the two (one over groups, one over
-    permissions held directly) took 1.2 ms to build per request, this 0.2 ms all told."""
+    permissions held directly) took 1.2 ms to build per request, this 0.2 ms all told. The
+    permissions' app labels come from ContentType's own per-process cache (two joins fewer)."""
     User = get_user_model()
-    user_groups, user_perms, group_perms, group, perm, content_type = (
+    user_groups, user_perms, group_perms, group, perm = (
         connection.ops.quote_name(model._meta.db_table)
         for model in (
             User.groups.through,
@@ -31,23 +32,20 @@ def _query() -> str:
             Group.permissions.through,
             Group,
             Permission,
-            ContentType,
         )
     )
     # Table names from the models' metadata, quoted; the user id is a parameter.
     return f"""
-        SELECT g.name, ct.app_label, p.codename
+        SELECT g.name, p.content_type_id, p.codename
           FROM {user_groups} ug
           JOIN {group} g ON g.id = ug.group_id
           LEFT JOIN {group_perms} gp ON gp.group_id = g.id
           LEFT JOIN {perm} p ON p.id = gp.permission_id
-          LEFT JOIN {content_type} ct ON ct.id = p.content_type_id
          WHERE ug.user_id = %s
         UNION ALL
-        SELECT NULL, ct.app_label, p.codename
+        SELECT NULL, p.content_type_id, p.codename
           FROM {user_perms} up
           JOIN {perm} p ON p.id = up.permission_id
-          JOIN {content_type} ct ON ct.id = p.content_type_id
          WHERE up.user_id = %s"""  # noqa: S608
 
 
@@ -60,14 +58,22 @@ def _load(user_obj) -> None:
     with connection.cursor() as cursor:
         cursor.execute(_QUERY, [user_obj.pk, user_obj.pk])
         rows = cursor.fetchall()
-    for group, app_label, codename in rows:
+    app_label = _app_labels()
+    for group, content_type_id, codename in rows:
         if group is not None:
             names.add(group)
         if codename is not None:
-            (from_groups if group is not None else own).add(f"{app_label}.{codename}")
+            perm = f"{app_label(content_type_id)}.{codename}"
+            (from_groups if group is not None else own).add(perm)
     user_obj._user_perm_cache = own
     user_obj._group_perm_cache = from_groups
     user_obj._role_names = tuple(sorted(names))
+
+
+def _app_labels():
+    """content type id -> app label, from ContentType's cache (filled once per process)."""
+    get_for_id = ContentType.objects.get_for_id
+    return lambda pk: get_for_id(pk).app_label
 
 
 _QUERY: str | None = None
