@@ -128,6 +128,27 @@ def test_an_invoice_page_reads_its_corrections_with_its_versions(
     assert f"invoice #{issued.pk}" in client.get(correction_url).content.decode()
 
 
+def test_the_inbox_lists_the_oldest_pending_first_up_to_its_limit(
+    manager, manager2, clerk, make_invoice
+):
+    from django.utils import timezone
+
+    from invoices import selectors
+    from invoices.models import StageApproval
+
+    make_invoice(status=S.APPROVED, decided_by=manager2)
+    pending = [make_invoice(status=S.PENDING) for _ in range(4)]
+    two_stage = pending[1]
+    two_stage.stages_required = 2
+    two_stage.save()
+    StageApproval.objects.create(
+        invoice=two_stage, stage=1, approver=manager2, content_hash="a" * 64, at=timezone.now()
+    )
+    rows = selectors.approval_inbox(manager, limit=3)
+    assert [row.pk for row in rows] == [invoice.pk for invoice in pending[:3]]
+    assert [row.stage for row in rows] == ["1 of 1", "2 of 2", "1 of 1"]
+
+
 # --- what the rows say -----------------------------------------------------------------------
 def test_the_inbox_rows(client_for, manager, clerk, make_invoice):
     mine = make_invoice(submitted_by=manager, currency="KWD", total_minor=1250)
