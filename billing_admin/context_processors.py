@@ -1,3 +1,5 @@
+from functools import partial
+
 from django.apps import apps
 
 from billing_admin.auth import role_names
@@ -32,6 +34,7 @@ def navigation(request):
     current = getattr(getattr(request, "resolver_match", None), "view_name", "")
     return {
         "nav_items": [(name, label, name == current) for name, label in items],
-        # The header's "(roles)": read with the permissions above, no query of its own.
-        "role_names": role_names(user),
+        # The header's "(roles)": read with the permissions above, no query of its own; for a
+        # superuser, a query only where a page shows it (the template calls it).
+        "role_names": partial(role_names, user),
     }

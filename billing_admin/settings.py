@@ -146,8 +146,11 @@ CACHES = {
 # --- Authentication -------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    # Django's ModelBackend, with permissions and roles read in one query (billing_admin/auth.py).
+    # Permissions and roles in one query a request (billing_admin/auth.py), before Django's own
+    # ModelBackend, which signs people in and keeps their sessions (and answers permission
+    # questions from the same per-request caches).
     "billing_admin.auth.RolesBackend",
+    "django.contrib.auth.backends.ModelBackend",
     # A delegate stands in for an absent manager (approval policies).
     "policies.delegation.DelegationBackend",
 ]

@@ -98,3 +98,48 @@ def test_the_header_of_someone_without_a_role(client, outsider):
     client.force_login(outsider)
     page = client.get("/").content.decode()
     assert "Signed in as <strong>outsider</strong></span>" in page
+
+
+def test_sign_in_and_sessions_stay_with_djangos_model_backend(client, clerk, monkeypatch):
+    """Sessions name the backend that signed their person in; every session from before
+    RolesBackend names ModelBackend, and so do new ones. A wrong password is checked once."""
+    from django.contrib.auth import BACKEND_SESSION_KEY
+
+    checks = []
+    original = type(clerk).check_password
+    monkeypatch.setattr(
+        type(clerk), "check_password", lambda self, raw: checks.append(1) or original(self, raw)
+    )
+    from django.urls import reverse
+
+    wrong = client.post(reverse("login"), {"username": "clerk", "password": "wrong"})
+    assert wrong.status_code == 200 and len(checks) == 1
+    right = client.post(reverse("login"), {"username": "clerk", "password": "pw-clerk"})
+    assert right.status_code == 302
+    assert client.session[BACKEND_SESSION_KEY] == "django.contrib.auth.backends.ModelBackend"
+    assert client.get("/invoices/new/").status_code == 200
+
+
+def test_a_session_from_before_the_roles_backend_stays_signed_in(client, clerk):
+    from django.contrib.auth import BACKEND_SESSION_KEY
+
+    client.force_login(clerk, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.session[BACKEND_SESSION_KEY] == "django.contrib.auth.backends.ModelBackend"
+    assert client.get("/invoices/new/").status_code == 200
+
+
+def test_role_names_are_read_only_where_a_page_shows_them(client, superuser):
+    """A superuser's permissions come from ModelBackend (every permission), so their roles
+    cost a query of their own: only on pages whose header shows them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    superuser.groups.add(Group.objects.get(name=roles.AUDITORS))
+    client.force_login(superuser)
+    for url in ("/admin/", "/"):
+        client.get(url)
+    with CaptureQueriesContext(connection) as admin:
+        assert client.get("/admin/").status_code == 200
+    roles_query = 'FROM "auth_group" INNER JOIN "auth_user_groups"'
+    assert not [q for q in admin.captured_queries if roles_query in q["sql"]]
+    assert "(Auditors)" in client.get("/").content.decode()

@@ -57,6 +57,19 @@ def test_values_equal_djangos_own_loader():
     assert ours[3] == offset
 
 
+def test_iso_values_never_reach_djangos_loader(monkeypatch):
+    calls = []
+    original = BaseTzLoader.load
+    monkeypatch.setattr(
+        BaseTzLoader, "load", lambda self, data: calls.append(1) or original(self, data)
+    )
+    assert len(_read(VALUES)) == len(VALUES)
+    assert calls == []
+    with pytest.raises(DataError):
+        _read(["0044-03-15 12:00:00+00 BC"])
+    assert calls == [1]  # the one value ISO cannot read
+
+
 def test_what_iso_cannot_read_goes_to_djangos_loader():
     # A BC date is not ISO 8601: Django's loader (psycopg's parser) gets it, and refuses it
     # as it always has.

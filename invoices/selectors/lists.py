@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from django.contrib.auth import get_user_model
 from django.core.cache import caches
+from django.db import transaction
 from django.db.models import (
     BooleanField,
     Count,
@@ -99,8 +100,11 @@ def user_choices() -> list[tuple[int, str]]:
 
 
 def forget_accounts(**_signal) -> None:
-    """An account was saved or deleted: this process reads the list again."""
+    """An account was saved or deleted: this process reads the list again, now and once the
+    change is committed (another thread of this process may read the list in between, and
+    would keep the rows from before the change)."""
     caches["process"].delete(_ACCOUNTS_KEY)
+    transaction.on_commit(lambda: caches["process"].delete(_ACCOUNTS_KEY))
 
 
 #: What an invoice list row shows (presenters.InvoiceRow) and workflow.allowed_actions reads.

@@ -249,6 +249,23 @@ def test_the_account_list_is_read_once_per_process_for_a_while(
     assert (auditor.pk, "renamed") in lists.user_choices()
 
 
+def test_the_account_list_is_read_again_once_a_change_commits(
+    auditor, django_capture_on_commit_callbacks
+):
+    from django.core.cache import caches
+    from django.db import transaction
+
+    from invoices.selectors import lists
+
+    stale = lists.user_choices()
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        auditor.username = "renamed"
+        auditor.save()
+        # Another thread of this process reads the list before the rename commits.
+        caches["process"].set(lists._ACCOUNTS_KEY, stale, lists.ACCOUNTS_SECONDS)
+    assert (auditor.pk, "renamed") in lists.user_choices()
+
+
 def test_rows_name_people_the_kept_account_list_does_not_know_yet(
     client_for, auditor, clerk, make_invoice, django_user_model
 ):
