@@ -4,6 +4,8 @@ from datetime import timedelta
 from django.apps import AppConfig
 
 log = logging.getLogger(__name__)
+#: Renderings the sweep enqueues at most a run (a backlog drains at the workers' pace).
+ENQUEUED_PER_SWEEP = 100
 
 
 class DocumentsConfig(AppConfig):
@@ -35,14 +37,19 @@ class DocumentsConfig(AppConfig):
         return [("documents:index", "Invoice PDFs")] if user.has_perm(roles.AUDIT) else []
 
     def sweep(self, older_than: timedelta) -> list[str]:
-        """Enqueue the rendering of issued invoices still missing their original PDF, unless
-        one is already in the task queue (waiting, or running for less than `older_than`)."""
+        """Enqueue the rendering of issued invoices still missing their original PDF (at most
+        ENQUEUED_PER_SWEEP), unless one is already in the task queue (waiting, or running for
+        less than `older_than`) or failed lately (tasks.renderings_held)."""
         from django.utils import timezone
 
         from . import rendering, services
-        from .tasks import render_invoice_document, renderings_in_queue
+        from .tasks import render_invoice_document, renderings_held
 
-        missing = services.issued_without_original(older_than=older_than)
+        # More than a sweep enqueues, so that PDFs which keep failing (held back) cannot
+        # crowd out the ones that would render.
+        missing = services.issued_without_original(
+            older_than=older_than, limit=ENQUEUED_PER_SWEEP * 10
+        )
         if not missing:
             return []
         if not rendering.available().ok:
@@ -50,16 +57,27 @@ class DocumentsConfig(AppConfig):
                 f"{len(missing)} issued invoice(s) without a PDF; PDFs unavailable here "
                 f"(WeasyPrint or its system libraries are missing: {rendering.available().reason})"
             ]
-        queued = renderings_in_queue(missing, running_since=timezone.now() - older_than)
-        lost = [invoice_id for invoice_id in missing if invoice_id not in queued]
+        now = timezone.now()
+        held = renderings_held(missing, running_since=now - older_than, now=now)
+        lost = [
+            invoice_id
+            for invoice_id in missing
+            if invoice_id not in held.queued and invoice_id not in held.backing_off
+        ][:ENQUEUED_PER_SWEEP]
         for invoice_id in lost:
             render_invoice_document.enqueue(invoice_id)
         lines = [f"{len(lost)} missing invoice PDF(s) enqueued for rendering"] if lost else []
-        waiting = len(missing) - len(lost)
-        if waiting:
+        if held.queued:
             lines.append(
-                f"{waiting} invoice PDF(s) already in the task queue (waiting for a worker "
-                "on the 'documents' queue, or being rendered)"
+                f"{len(held.queued)} invoice PDF(s) already in the task queue (waiting for a "
+                "worker on the 'documents' queue, or being rendered)"
+            )
+        if held.backing_off:
+            lines.append(
+                f"{len(held.backing_off)} invoice PDF(s) whose rendering failed lately, tried "
+                "again later (their failed tasks on the 'documents' queue say why): invoice(s) "
+                + ", ".join(f"#{pk}" for pk in sorted(held.backing_off)[:10])
+                + (" ..." if len(held.backing_off) > 10 else "")
             )
         return lines
 

@@ -209,9 +209,10 @@ def document_render_copy(invoice: Invoice, original: InvoiceDocument | None) -> 
 def issued_without_original(*, older_than: timedelta, limit: int = 100) -> list[int]:
     """Issued invoices still missing their original, untouched for `older_than`, oldest
     first (the sweep enqueues their rendering again: a lost or failed task, or invoices
-    approved before documents existed). At most `limit` a run; the sweep then leaves out those
-    whose rendering is already in the task queue (`tasks.renderings_in_queue`), so a backlog
-    drains at the workers' pace instead of piling up duplicate tasks."""
+    approved before documents existed). At most `limit`; the sweep then leaves out those whose
+    rendering is already in the task queue or failed lately (`tasks.renderings_held`), so a
+    backlog drains at the workers' pace instead of piling up duplicate tasks, and a PDF that
+    fails is not rendered again every minute."""
     cutoff = timezone.now() - older_than
     has_document = InvoiceDocument.objects.filter(invoice_id=OuterRef("pk"))
     return list(

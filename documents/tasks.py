@@ -2,15 +2,21 @@
 primary keys, safe to run twice, reading the truth from our tables."""
 
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db.models import Q
 from django_tasks import task
 from django_tasks_db.backend import DatabaseBackend
 
+from invoices.notifications import MAX_ATTEMPTS, retry_after
+
 from . import services
 
-READY, RUNNING = "READY", "RUNNING"  # django_tasks' TaskResultStatus values
+READY, RUNNING, FAILED = "READY", "RUNNING", "FAILED"  # django_tasks' TaskResultStatus values
+#: Failed renderings of an invoice counted by the sweep (invoices.notifications' retry rule: at
+#: most MAX_ATTEMPTS tries in this time, 5, 10, 20 ... minutes apart with the default setting).
+FAILURES_COUNTED = timedelta(days=1)
 
 
 @task(queue_name="documents")
@@ -19,25 +25,49 @@ def render_invoice_document(invoice_id: int) -> str:
     return services.document_render_original(invoice_id)
 
 
-def renderings_in_queue(invoice_ids: Iterable[int], *, running_since: datetime) -> set[int]:
-    """Those of `invoice_ids` whose rendering is already in the task queue: waiting for a worker,
-    or running since `running_since` (a rendering running for longer is taken for lost with its
-    worker). So the sweep does not queue a rendering again while one is on its way. Only the
+@dataclass(frozen=True)
+class Held:
+    """What the sweep leaves alone of the invoices it would queue a rendering for."""
+
+    queued: frozenset[int]  # waiting for a worker, or being rendered
+    backing_off: frozenset[int]  # failed lately: tried again later (retry_after)
+
+
+def renderings_held(invoice_ids: Iterable[int], *, running_since: datetime, now: datetime) -> Held:
+    """Those of `invoice_ids` whose rendering is already in the task queue (waiting for a
+    worker, or running since `running_since`: a rendering running for longer is taken for lost
+    with its worker), and those whose rendering failed lately: after n failures in the last
+    FAILURES_COUNTED, the next try waits retry_after(n - 1) from the last one, and after
+    MAX_ATTEMPTS there is none until the oldest counts no more. So the sweep neither queues a
+    rendering again while one is on its way nor renders every minute a PDF that fails. Only the
     database backend (django-tasks-db, the default) can be asked what it holds; with another
-    backend, none is found and the sweep queues every missing one again, as before."""
+    backend nothing is held and the sweep queues every missing one again, as before."""
     wanted = set(invoice_ids)
     if not wanted or not isinstance(render_invoice_document.get_backend(), DatabaseBackend):
-        return set()
+        return Held(frozenset(), frozenset())
     from django_tasks_db.models import DBTaskResult
 
-    queued = DBTaskResult.objects.filter(
-        Q(status=READY) | Q(status=RUNNING, started_at__gte=running_since),
+    rows = DBTaskResult.objects.filter(
+        Q(status=READY)
+        | Q(status=RUNNING, started_at__gte=running_since)
+        | Q(status=FAILED, finished_at__gte=now - FAILURES_COUNTED),
         task_path=render_invoice_document.module_path,
-    ).values_list("args_kwargs", flat=True)
-    found = set()
-    for call in queued.iterator(chunk_size=2000):
+    ).values_list("status", "finished_at", "args_kwargs")
+    queued: set[int] = set()
+    failures: dict[int, list[datetime]] = {}
+    for status, finished_at, call in rows.iterator(chunk_size=2000):
         args, kwargs = (call or {}).get("args") or [], (call or {}).get("kwargs") or {}
         invoice_id = args[0] if args else kwargs.get("invoice_id")
-        if invoice_id in wanted:
-            found.add(invoice_id)
-    return found
+        if invoice_id not in wanted:
+            continue
+        if status == FAILED:
+            failures.setdefault(invoice_id, []).append(finished_at)
+        else:
+            queued.add(invoice_id)
+    backing_off = {
+        invoice_id
+        for invoice_id, ended in failures.items()
+        if invoice_id not in queued
+        and (len(ended) >= MAX_ATTEMPTS or max(ended) > now - retry_after(len(ended) - 1))
+    }
+    return Held(frozenset(queued), frozenset(backing_off))

@@ -41,10 +41,16 @@ def retry_due(now: datetime, *, since: str = "created_at", attempts: str = "atte
     about ten hours in all, rather than once a sweep until the attempts run out. One rule for
     every outbox: these notifications, approval reminders (policies) and run summaries
     (billruns)."""
-    step = timedelta(minutes=settings.NOTIFICATION_RETRY_MINUTES)
     return reduce(
-        or_, (Q(**{attempts: n, f"{since}__lte": now - step * 2**n}) for n in range(MAX_ATTEMPTS))
+        or_,
+        (Q(**{attempts: n, f"{since}__lte": now - retry_after(n)}) for n in range(MAX_ATTEMPTS)),
     )
+
+
+def retry_after(attempts: int) -> timedelta:
+    """How long the rule waits after `attempts` tries: NOTIFICATION_RETRY_MINUTES × 2^attempts
+    (also what the sweep waits before rendering again a PDF whose rendering failed)."""
+    return timedelta(minutes=settings.NOTIFICATION_RETRY_MINUTES) * 2**attempts
 
 
 def on_submitted(invoice: Invoice) -> None:

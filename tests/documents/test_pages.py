@@ -183,6 +183,70 @@ def test_the_sweep_does_not_queue_a_rendering_already_waiting_or_running(approve
     assert not InvoiceDocument.objects.exists()
 
 
+def test_the_sweep_renders_a_failing_pdf_again_later_and_later(approved_cycle, settings):
+    """A rendering that failed is tried again after NOTIFICATION_RETRY_MINUTES x 2^(n-1) from
+    the n-th failure in the last day, at most MAX_ATTEMPTS times a day, not every sweep; the
+    sweep says which invoices wait, and a failing one does not hold up the others."""
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from documents.tasks import render_invoice_document
+    from invoices.models import Invoice
+    from invoices.notifications import MAX_ATTEMPTS
+
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": settings.TASK_QUEUES}
+    }
+    settings.NOTIFICATION_RETRY_MINUTES = 5
+    failing = approved_cycle("USD")
+    now = timezone.now()
+    Invoice.objects.filter(pk=failing.pk).update(updated_at=now - timedelta(hours=2))
+    renderings = DBTaskResult.objects.filter(task_path=render_invoice_document.module_path)
+    renderings.update(status="FAILED", finished_at=now - timedelta(minutes=4))
+
+    def sweep():
+        return run_sweep(older_than=timedelta(minutes=1)).lines
+
+    lines = sweep()  # one failure, 4 minutes ago: the next try waits 5
+    assert renderings.count() == 1
+    assert (
+        "documents: 1 invoice PDF(s) whose rendering failed lately, tried again later (their "
+        f"failed tasks on the 'documents' queue say why): invoice(s) #{failing.pk}"
+    ) in lines
+    renderings.update(finished_at=now - timedelta(minutes=6))
+    assert "documents: 1 missing invoice PDF(s) enqueued for rendering" in sweep()
+    assert renderings.filter(status="READY").count() == 1
+    # Its second failure, 6 minutes ago: the third try waits 10.
+    renderings.filter(status="READY").update(
+        status="FAILED", finished_at=now - timedelta(minutes=6)
+    )
+    assert not any("enqueued" in line for line in sweep())
+    renderings.filter(finished_at__gte=now - timedelta(minutes=7)).update(
+        finished_at=now - timedelta(minutes=11)
+    )
+    assert "documents: 1 missing invoice PDF(s) enqueued for rendering" in sweep()
+    # MAX_ATTEMPTS failures in the last day: no more tries, however long ago the last one was;
+    # failures older than a day count no more.
+    renderings.delete()
+    for hours in range(MAX_ATTEMPTS):
+        render_invoice_document.enqueue(failing.pk)
+        renderings.filter(status="READY").update(
+            status="FAILED", finished_at=now - timedelta(hours=23 - hours)
+        )
+    assert not any("enqueued" in line for line in sweep())
+    renderings.filter(finished_at__lt=now - timedelta(hours=22, minutes=30)).update(
+        finished_at=now - timedelta(days=2)
+    )
+    assert "documents: 1 missing invoice PDF(s) enqueued for rendering" in sweep()
+    # Another invoice whose PDF is missing is queued whatever the failing one does.
+    renderings.filter(status="READY").update(status="FAILED", finished_at=now)
+    other = approved_cycle("JPY")
+    Invoice.objects.filter(pk=other.pk).update(updated_at=now - timedelta(hours=1))
+    renderings.filter(args_kwargs__args=[other.pk]).delete()
+    assert "documents: 1 missing invoice PDF(s) enqueued for rendering" in sweep()
+    assert renderings.filter(status="READY").get().args_kwargs["args"] == [other.pk]
+
+
 # --- without WeasyPrint -----------------------------------------------------------------------
 def test_without_weasyprint_the_app_runs_and_says_pdfs_are_unavailable(
     approved_cycle, client_for, auditor, monkeypatch, settings
