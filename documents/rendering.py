@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 #: Bumped whenever templates/documents/pdf/ changes what a document says or how it looks; stored
 #: with each document beside the renderer's version.
-TEMPLATE_VERSION = "2"  # 2: a void notice is named after the invoice it voids
+# 2: a void notice is named after the invoice it voids; 3: an ad-hoc correction shows its period
+TEMPLATE_VERSION = "3"
 HTML_TEMPLATE = "documents/pdf/invoice.html"
 CSS_TEMPLATE = "documents/pdf/invoice.css"
 

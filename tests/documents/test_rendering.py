@@ -226,3 +226,7 @@ def test_an_ad_hoc_void_notice_has_no_number_of_its_own(approved_adhoc, void):
     text = pdf_text(bytes(InvoiceDocument.objects.get(invoice=notice).content))
     assert f"Void notice of invoice {invoice.upstream_number}" in text
     assert "Void notice number" not in text and "(no number)" not in text
+    # Its period is the voided invoice's (it has no ad-hoc request of its own).
+    original = pdf_text(bytes(InvoiceDocument.objects.get(invoice=invoice).content))
+    assert "Period 2026-07-01 – 2026-07-31" in original
+    assert "Period 2026-07-01 – 2026-07-31" in text
