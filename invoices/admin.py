@@ -28,6 +28,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
             request.user.is_superuser or request.user.has_perm(roles.AUDIT)
         )
 
+    def has_module_permission(self, request):
+        # Listed on the admin's index for whoever may read it (auditors hold no permission of
+        # the apps built on invoices: bill runs, approval policies).
+        return self.has_view_permission(request)
+
     def has_export_permission(self, request):
         return request.user.has_perm(roles.AUDIT)
 

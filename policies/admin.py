@@ -8,6 +8,7 @@ from django.db import transaction
 from django.forms.models import model_to_dict
 
 from invoices import roles
+from invoices.admin import ReadOnlyAdmin
 from invoices.audit import audit_record
 
 from .models import Absence, ApprovalRule, Reminder
@@ -81,21 +82,10 @@ class ApprovalRuleAdmin(admin.ModelAdmin):
         return actions
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser or request.user.has_perm(roles.AUDIT)
+class ReadOnly(ReadOnlyAdmin):
+    """The auditors' read-only window, as for invoices (no CSV export here)."""
 
-    def has_module_permission(self, request):
-        return self.has_view_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    actions = []
 
 
 @admin.register(Absence)

@@ -108,3 +108,12 @@ def test_auditors_read_the_engines_records_but_change_nothing(client, auditor):
     )
     assert response.status_code == 403
     assert Contract.objects.get(pk=contract.pk).name == contract.name
+
+
+def test_auditors_find_every_read_only_window_on_the_admin_index(client, auditor):
+    """Bill runs and approval policies have their own apps, whose permissions auditors do not
+    hold: their read-only tables are listed all the same."""
+    client.force_login(auditor)
+    html = client.get(reverse("admin:index")).content.decode()
+    for name in ("billruns_billrun", "policies_absence", "policies_reminder", "invoices_invoice"):
+        assert f"/admin/{name.replace('_', '/', 1)}/" in html, name
