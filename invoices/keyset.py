@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from django.db import connection
 from django.db.models import DateTimeField, F, Func, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 PAGE_SIZE = 50
 
@@ -41,6 +42,16 @@ def decode_cursor(token: str) -> tuple[datetime, int] | None:
 
 
 @dataclass(frozen=True)
+class Arm:
+    """One part of a filter that is a union of parts (see keyset_page's `arms`)."""
+
+    condition: Q
+    #: Its matches are few: find them all through the condition's own index and sort them
+    #: (as avoid_time_index), rather than walk the (time, id) index for them.
+    few: bool = False
+
+
+@dataclass(frozen=True)
 class KeysetPage:
     rows: list
     next_cursor: str | None
@@ -61,6 +72,7 @@ def keyset_page(
     before: str = "",
     size: int = PAGE_SIZE,
     avoid_time_index: bool = False,
+    arms: list[Arm] | None = None,
 ) -> KeysetPage:
     """One page of `queryset`, newest first by (time_field, id_field), from a cursor.
 
@@ -74,18 +86,36 @@ def keyset_page(
     (on PostgreSQL by an expression equal to the time, which the planner cannot read from the
     (time, id) index; with inv_billing_sort_idx that is an index-only scan), and its rows are
     fetched by id. The rows and their order are the same either way.
+
+    `arms`: the rows are those of `queryset` matching any arm's condition (an OR whose parts
+    each have their own index, which one plan over the OR cannot use well: see invoices.search).
+    Each arm's page is then found on its own (one query each, a `few` arm as avoid_time_index),
+    the pages merged, and the rows fetched by id: the same rows, in the same order.
     """
     t, i = time_field, id_field
-    sort_t = _Unindexed(F(t)) if avoid_time_index and connection.vendor == "postgresql" else F(t)
+    unindexed = connection.vendor == "postgresql"
 
-    def fetch(narrowed: QuerySet, newest_first: bool) -> list:
+    def ordered(narrowed: QuerySet, newest_first: bool, avoid: bool) -> QuerySet:
+        sort_t = _Unindexed(F(t)) if avoid and unindexed else F(t)
         order = (sort_t.desc(), F(i).desc()) if newest_first else (sort_t.asc(), F(i).asc())
-        narrowed = narrowed.order_by(*order)
-        if not avoid_time_index:
-            return list(narrowed[: size + 1])
-        ids = list(narrowed.values_list(i, flat=True)[: size + 1])
+        return narrowed.order_by(*order)
+
+    def by_id(ids: list) -> list:
         found = {getattr(row, i): row for row in queryset.filter(**{f"{i}__in": ids})}
         return [found[pk] for pk in ids]
+
+    def fetch(narrowed: QuerySet, newest_first: bool) -> list:
+        if arms:
+            avoid = avoid_time_index
+            found = [
+                ordered(narrowed.filter(a.condition), newest_first, a.few or avoid) for a in arms
+            ]
+            ids = _union_page(found, t, i, newest_first, size + 1)
+            return list(ordered(queryset.filter(**{f"{i}__in": ids}), newest_first, False))
+        narrowed = ordered(narrowed, newest_first, avoid_time_index)
+        if not avoid_time_index:
+            return list(narrowed[: size + 1])
+        return by_id(list(narrowed.values_list(i, flat=True)[: size + 1]))
 
     position = decode_cursor(after) if after else None
     if position is not None:
@@ -125,6 +155,27 @@ def keyset_page(
     more = len(rows) > size
     rows = rows[:size]
     return KeysetPage(rows, _cursor(rows[-1], t, i) if more else None, None, size)
+
+
+def _union_page(arms: list[QuerySet], t: str, i: str, newest_first: bool, limit: int) -> RawSQL:
+    """The ids of the first `limit` rows of the union of `arms` (each already in page order),
+    as a subquery: each arm's own first `limit` rows, merged and cut, in the one query that
+    then fetches the rows. (Written as plain SQL around each arm's compiled query: Django's
+    union() cannot order and cut its arms on SQLite, nor stand as a subquery.)"""
+    quote = connection.ops.quote_name
+    members, params = [], []
+    for n, arm in enumerate(arms):
+        sql, arm_params = arm.values_list(t, i)[:limit].query.sql_with_params()
+        members.append(f"SELECT {quote(t)}, {quote(i)} FROM ({sql}) AS arm{n}")  # noqa: S608
+        params.extend(arm_params)
+    direction = "DESC" if newest_first else "ASC"
+    union = " UNION ".join(members)
+    # Only quoted names and Django's compiled SQL go into the text; values stay parameters.
+    return RawSQL(  # noqa: S611
+        f"SELECT {quote(i)} FROM ({union}) AS arms "  # noqa: S608
+        f"ORDER BY {quote(t)} {direction}, {quote(i)} {direction} LIMIT {int(limit)}",
+        params,
+    )
 
 
 class _Unindexed(Func):

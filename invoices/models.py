@@ -227,6 +227,13 @@ class Invoice(models.Model):
             models.Index(fields=["currency", "-submitted_at", "-id"], name="inv_currency_idx"),
             # A whole invoice number searched for (HistoryFilterForm.filter): an exact match.
             models.Index(Upper("upstream_number"), name="inv_number_idx"),
+            # A name search (invoices.search): the invoices of each name found, newest first.
+            models.Index(
+                fields=["customer_name", "-submitted_at", "-id"], name="inv_customer_name_idx"
+            ),
+            models.Index(
+                fields=["contract_name", "-submitted_at", "-id"], name="inv_contract_name_idx"
+            ),
             # "Approved by": the filter asks for approved invoices of that manager.
             models.Index(
                 fields=["decided_by", "-submitted_at", "-id"],
@@ -405,6 +412,20 @@ class AuditEvent(models.Model):
 def chain_hash(prev_hash: str, payload: dict) -> str:
     body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+class SearchName(models.Model):
+    """Each customer and contract name an invoice carries, once, for invoices.search. Written
+    by triggers on invoices_invoice (migration 0015), whoever writes the invoice."""
+
+    field = models.CharField(max_length=16)  # "customer_name" or "contract_name"
+    name = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["field", "name"], name="one_search_name")]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.name}"
 
 
 class Notification(models.Model):

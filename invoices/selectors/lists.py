@@ -272,14 +272,16 @@ def _earlier_stage_people(invoices) -> dict[int, frozenset[int]]:
 
 def history_page(form: HistoryFilterForm, *, user, after: str = "", before: str = "", size=None):
     """One keyset page of the filtered history; its rows are presenters.InvoiceRow."""
+    arms = form.search.arms if form.search is not None else None
     page = keyset_page(
-        form.filter(history_queryset()),
+        form.filter(history_queryset(), with_search=arms is None),
         time_field="submitted_at",
         id_field="id",
         after=after,
         before=before,
         size=size or PAGE_SIZE,
         avoid_time_index=form.avoid_time_index,
+        arms=arms,
     )
     known = {pk: name for name, pk in form.user_ids.items()}
     return replace(page, rows=history_rows(page.rows, user=user, known_names=known))
