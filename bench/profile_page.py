@@ -37,6 +37,7 @@ def main() -> int:
     parser.add_argument("--user", default="bench-auditor")
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative", "ncalls"])
+    parser.add_argument("--dump", help="also write the profile to this file (pstats)")
     parser.add_argument("--limit", type=int, default=30)
     parser.add_argument("--htmx", action="store_true", help="as htmx asks for it (the fragment)")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
@@ -89,6 +90,8 @@ def main() -> int:
         f"({args.requests} requests), {len(queries)} queries, {size:,} bytes, "
         f"{stats.total_calls / args.requests:,.0f} Python function calls per request\n"
     )
+    if args.dump:
+        stats.dump_stats(args.dump)  # for pstats: who calls what (print_callers)
     stats.strip_dirs().sort_stats(args.sort).print_stats(args.limit)
     return 0
 
