@@ -43,12 +43,26 @@ def decode_cursor(token: str) -> tuple[datetime, int] | None:
 
 @dataclass(frozen=True)
 class Arm:
-    """One part of a filter that is a union of parts (see keyset_page's `arms`)."""
+    """One part of a filter that is a union of parts (see Union)."""
 
     condition: Q
     #: Its matches are few: find them all through the condition's own index and sort them
     #: (as avoid_time_index), rather than walk the (time, id) index for them.
     few: bool = False
+
+
+@dataclass(frozen=True)
+class Union:
+    """A filter that is the union of `arms`, an OR whose parts each have their own index, which
+    one plan over the OR cannot use well (see invoices.search and keyset_page)."""
+
+    arms: list[Arm]
+    #: A common table expression the arms' conditions may read, as `name (columns) AS (...)`,
+    #: and its parameters.
+    with_sql: str = ""
+    with_params: tuple = ()
+    #: An SQL condition the union as a whole holds under; when it does not, nothing is found.
+    only_if: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,7 +86,7 @@ def keyset_page(
     before: str = "",
     size: int = PAGE_SIZE,
     avoid_time_index: bool = False,
-    arms: list[Arm] | None = None,
+    union: Union | None = None,
     find_in: QuerySet | None = None,
 ) -> KeysetPage:
     """One page of `queryset`, newest first by (time_field, id_field), from a cursor.
@@ -88,10 +102,9 @@ def keyset_page(
     (time, id) index; with inv_billing_sort_idx that is an index-only scan), and its rows are
     fetched by id. The rows and their order are the same either way.
 
-    `arms`: the rows are those of `queryset` matching any arm's condition (an OR whose parts
-    each have their own index, which one plan over the OR cannot use well: see invoices.search).
-    Each arm's page is then found on its own (one query each, a `few` arm as avoid_time_index),
-    the pages merged, and the rows fetched by id: the same rows, in the same order.
+    `union`: the rows are those of `queryset` in any of the union's arms. Each arm's page is
+    found on its own (a `few` arm as avoid_time_index), and the pages are merged and cut in the
+    query that reads the rows: the same rows, in the same order, in one query.
 
     `find_in`: where those two ways find a page's ids: the filtered rows without display
     columns or annotations (cheaper to build and compile). `queryset` then only reads the rows
@@ -110,17 +123,17 @@ def keyset_page(
         return [found[pk] for pk in ids]
 
     def fetch(where: Q, newest_first: bool) -> list:
-        if not (arms or avoid_time_index):
+        if not (union or avoid_time_index):
             return list(ordered(queryset.filter(where), newest_first, False)[: size + 1])
         finding = (queryset if find_in is None else find_in).filter(where)
-        if not arms:
+        if not union:
             ordered_ids = ordered(finding, newest_first, True).values_list(i, flat=True)
             return by_id(list(ordered_ids[: size + 1]))
         pages = [
             ordered(finding.filter(arm.condition), newest_first, arm.few or avoid_time_index)
-            for arm in arms
+            for arm in union.arms
         ]
-        ids = _union_page(pages, t, i, newest_first, size + 1)
+        ids = _union_page(union, pages, t, i, newest_first, size + 1)
         return list(ordered(queryset.filter(**{f"{i}__in": ids}), newest_first, False))
 
     position = decode_cursor(after) if after else None
@@ -159,25 +172,29 @@ def keyset_page(
     return KeysetPage(rows, _cursor(rows[-1], t, i) if more else None, None, size)
 
 
-def _union_page(arms: list[QuerySet], t: str, i: str, newest_first: bool, limit: int) -> RawSQL:
-    """The ids of the first `limit` rows of the union of `arms` (each already in page order),
-    as a subquery: each arm's own first `limit` rows, merged and cut, in the one query that
-    then fetches the rows. (Written as plain SQL around each arm's compiled query: Django's
-    union() cannot order and cut its arms on SQLite, nor stand as a subquery.)"""
+def _union_page(
+    union: Union, pages: list[QuerySet], t: str, i: str, newest_first: bool, limit: int
+) -> RawSQL:
+    """The ids of the first `limit` rows of the union of `pages` (each arm of `union`, already
+    in page order), as a subquery: each arm's own first `limit` rows, merged and cut. (Plain SQL
+    around each arm's compiled query: Django's union() cannot order and cut its arms on SQLite,
+    nor stand as a subquery, nor have a WITH clause.)"""
     quote = connection.ops.quote_name
-    members, params = [], []
-    for n, arm in enumerate(arms):
-        sql, arm_params = arm.values_list(t, i)[:limit].query.sql_with_params()
+    members, params = [], list(union.with_params)
+    for n, page in enumerate(pages):
+        sql, arm_params = page.values_list(t, i)[:limit].query.sql_with_params()
         members.append(f"SELECT {quote(t)}, {quote(i)} FROM ({sql}) AS arm{n}")  # noqa: S608
         params.extend(arm_params)
     direction = "DESC" if newest_first else "ASC"
-    union = " UNION ".join(members)
-    # Only quoted names and Django's compiled SQL go into the text; values stay parameters.
-    return RawSQL(  # noqa: S611
-        f"SELECT {quote(i)} FROM ({union}) AS arms "  # noqa: S608
-        f"ORDER BY {quote(t)} {direction}, {quote(i)} {direction} LIMIT {int(limit)}",
-        params,
-    )
+    sql = f"SELECT {quote(i)} FROM ({' UNION '.join(members)}) AS arms"  # noqa: S608
+    if union.only_if:
+        sql += f" WHERE {union.only_if}"
+    if union.with_sql:
+        sql = f"WITH {union.with_sql} {sql}"
+    sql += f" ORDER BY {quote(t)} {direction}, {quote(i)} {direction} LIMIT {int(limit)}"
+    # Only quoted names and SQL compiled by Django or written in code go into the text; every
+    # value stays a parameter.
+    return RawSQL(sql, params)  # noqa: S611
 
 
 class _Unindexed(Func):

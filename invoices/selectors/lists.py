@@ -280,26 +280,32 @@ def _earlier_stage_people(invoices) -> dict[int, frozenset[int]]:
 
 def history_page(form: HistoryFilterForm, *, user, after: str = "", before: str = "", size=None):
     """One keyset page of the filtered history; its rows are presenters.InvoiceRow."""
-    arms = form.search.arms if form.search is not None else None
-    if arms or form.avoid_time_index:
+    search = form.search
+    union = search.union if search is not None else None
+    page = _history_keyset_page(form, union, after=after, before=before, size=size or PAGE_SIZE)
+    if union is not None and not page.rows and search.many_names():
+        # Too many names for a union (invoices.search): the one substring condition instead.
+        page = _history_keyset_page(form, None, after=after, before=before, size=size or PAGE_SIZE)
+    known = {pk: name for name, pk in form.user_ids.items()}
+    return replace(page, rows=history_rows(page.rows, user=user, known_names=known))
+
+
+def _history_keyset_page(form: HistoryFilterForm, union, **position):
+    if union is not None or form.avoid_time_index:
         # The page's ids are found among the filtered invoices alone; its rows are read by id.
-        find_in = form.filter(Invoice.objects.all(), with_search=arms is None)
+        find_in = form.filter(Invoice.objects.all(), with_search=union is None)
         rows = history_queryset()
     else:
         rows, find_in = form.filter(history_queryset()), None
-    page = keyset_page(
+    return keyset_page(
         rows,
         time_field="submitted_at",
         id_field="id",
-        after=after,
-        before=before,
-        size=size or PAGE_SIZE,
         avoid_time_index=form.avoid_time_index,
-        arms=arms,
+        union=union,
         find_in=find_in,
+        **position,
     )
-    known = {pk: name for name, pk in form.user_ids.items()}
-    return replace(page, rows=history_rows(page.rows, user=user, known_names=known))
 
 
 #: The columns an audit log row shows (presenters.AuditRow).

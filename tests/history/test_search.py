@@ -56,23 +56,51 @@ def test_the_migration_adds_the_names_of_invoices_already_there(make_invoice):
 
 
 # --- what a search is -------------------------------------------------------------------------
-def test_few_names_make_arms_and_many_one_substring_condition(make_invoice, monkeypatch):
+def test_a_name_search_page_is_one_query_while_few_names_match(make_invoice, auditor):
     for n in range(4):
         make_invoice(customer_name=f"Acme {n}", contract_name=f"Acme plan {n}")
-    few = Search.of("acme")
-    assert sorted(few.names["customer_name"]) == [f"Acme {n}" for n in range(4)]
-    assert sorted(few.names["contract_name"]) == [f"Acme plan {n}" for n in range(4)]
-    assert [arm.few for arm in few.arms] == [True, True, False]  # names, names, part of a number
+    make_invoice()
+    found = Search.of("acme")
+    assert [arm.few for arm in found.union.arms] == [True, True, False]  # names, number
+    assert not found.many_names()
+    form = HistoryFilterForm({"q": "acme"}, users=[(auditor.pk, auditor.username)])
+    assert form.is_valid()
+    with count_queries() as queries:
+        page = history_page(form, user=auditor)
+    assert len(page.rows) == 4
+    invoice_reads = [q for q in queries.captured_queries if "invoices_invoice" in q["sql"]]
+    assert len(invoice_reads) == 1 and "search_names" in invoice_reads[0]["sql"]
 
-    monkeypatch.setattr(search, "FEW_NAMES", 7)  # 8 names match
-    many = Search.of("acme")
-    assert many.names is None and many.arms is None
-    assert "icontains" in str(many.condition)
+
+def test_more_names_than_few_find_the_page_by_the_substring_condition(
+    make_invoice, auditor, monkeypatch
+):
+    made = [make_invoice(customer_name=f"Acme {n}") for n in range(4)]
+    make_invoice()
+    monkeypatch.setattr(search, "FEW_NAMES", 3)  # 4 names match
+    found = Search.of("acme")
+    assert found.many_names()
+    union_only = Invoice.objects.filter(
+        pk__in=_page_ids(found.union)
+    )  # the union alone finds nothing then
+    assert not union_only.exists()
+    form = HistoryFilterForm({"q": "acme"}, users=[(auditor.pk, auditor.username)])
+    assert form.is_valid()
+    assert [row.pk for row in history_page(form, user=auditor).rows] == [
+        i.pk for i in reversed(made)
+    ]
+
+
+def _page_ids(union):
+    from invoices import keyset
+
+    pages = [Invoice.objects.filter(arm.condition).order_by("-submitted_at") for arm in union.arms]
+    return keyset._union_page(union, pages, "submitted_at", "id", True, 51)
 
 
 def test_short_text_and_ids_are_not_name_searches(make_invoice):
     wanted = make_invoice()
-    assert Search.of("#12").arms is None and Search.of("ab").arms is None
+    assert Search.of("#12").union is None and Search.of("ab").union is None
     assert list(Invoice.objects.filter(Search.of(str(wanted.pk)).condition)) == [wanted]
     assert Search.of("#" + "9" * 20).condition.children == [("pk__in", [])]
 
@@ -116,10 +144,10 @@ def test_pages_from_arms_are_the_pages_of_the_substring_condition(
     found = Invoice.objects.filter(_substring(text)).order_by("-submitted_at", "-id")
     expected = list(found.values_list("id", flat=True))
     assert expected, "the search must find something"
-    assert Search.of(text).arms is not None
+    assert Search.of(text).union is not None
     with_arms = walk(auditor, text)
-    monkeypatch.setattr(search, "matching_names", lambda text: None)  # as if many matched
-    assert Search.of(text).arms is None
+    monkeypatch.setattr(search.Search, "union", None)  # as for an id: the one condition
+    assert Search.of(text).union is None
     with_condition = walk(auditor, text)
     assert with_arms == with_condition == (expected, expected)
 
@@ -157,5 +185,5 @@ def test_a_name_search_page_costs_the_same_queries_whatever_it_shows(
         html = client.get(url).content.decode()
     assert len(re.findall(r'<th scope="row">', html)) == 50
     assert len(many) == len(few)
-    # Session, user, permissions; names, number; the arms (customer, contract, number); rows.
-    assert len(few) <= 9, [q["sql"] for q in few.captured_queries]
+    # Session, user, permissions; the page (names, arms and rows in one).
+    assert len(few) == 4, [q["sql"] for q in few.captured_queries]
