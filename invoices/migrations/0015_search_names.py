@@ -8,6 +8,10 @@ whoever wrote the row (the services, a bill run, bench/seed_history.py's COPY). 
 invoice carries any more stays, and only costs a look-up. The invoices already there are added
 once, here. On PostgreSQL a pg_trgm GIN index serves the substring match (as in 0004: skipped,
 with a warning, where the extension may not be created).
+
+Two transactions adding the same new name: the second waits for the first to end (the unique
+constraint), then adds nothing. The services write one invoice a transaction, its customer's
+name before its contract's, so such waits cannot form a cycle.
 """
 
 import logging
