@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from .. import extensions, money, workflow
 from ..backends import ADHOC_BACKENDS, CYCLE_BACKENDS
-from ..models import BillingMonth, Invoice
+from ..expressions import BillingMonth
+from ..models import Invoice
 from ..search import MIN_SEARCH, Search
 from .invoice import CurrencyCodeField, search_text
 
