@@ -279,7 +279,7 @@ class HistoryFilterForm(_FilterForm):
 
     def filter(self, queryset: QuerySet, *, with_search: bool = True) -> QuerySet:
         """`queryset` narrowed by the (valid) filters; all but the search box's without
-        `with_search` (a page found by `search.arms`)."""
+        `with_search` (a page found by `search.union`)."""
         data = self.cleaned_data
         for field in ("status", "kind", "backend", "currency"):
             if data.get(field):
