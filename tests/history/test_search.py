@@ -152,6 +152,16 @@ def test_pages_from_arms_are_the_pages_of_the_substring_condition(
     assert with_arms == with_condition == (expected, expected)
 
 
+def test_pages_are_the_same_when_too_many_names_match(mixed, auditor, monkeypatch):
+    # "acme" is in 5 customer and 5 contract names: with room for 9, every page (next ones and
+    # previous ones alike) finds nothing through the union and falls back to the condition.
+    found = Invoice.objects.filter(_substring("acme")).order_by("-submitted_at", "-id")
+    expected = list(found.values_list("id", flat=True))
+    monkeypatch.setattr(search, "FEW_NAMES", 9)
+    assert Search.of("acme").many_names()
+    assert walk(auditor, "acme") == (expected, expected)
+
+
 def _substring(text: str) -> Q:
     """The search as it was before the names table: a substring of either name or the number."""
     return (
