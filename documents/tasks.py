@@ -21,7 +21,7 @@ FAILURES_COUNTED = timedelta(days=1)
 
 @task(queue_name="documents")
 def render_invoice_document(invoice_id: int) -> str:
-    """Render and store the original PDF of an approved invoice (nothing if it exists)."""
+    """Render and store the original PDF of an issued invoice (nothing if it exists)."""
     return services.document_render_original(invoice_id)
 
 

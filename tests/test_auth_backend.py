@@ -16,24 +16,22 @@ def _fresh(user):
     return get_user_model().objects.get(pk=user.pk)
 
 
-def _as_model_backend_sees(user):
-    backend = ModelBackend()
+def _as_seen_by(backend, user):
+    """(own, through groups, all) permissions of `user` as `backend` answers a fresh request."""
     fresh = _fresh(user)
     return (
         backend.get_user_permissions(fresh),
         backend.get_group_permissions(fresh),
         backend.get_all_permissions(fresh),
     )
+
+
+def _as_model_backend_sees(user):
+    return _as_seen_by(ModelBackend(), user)
 
 
 def _as_roles_backend_sees(user):
-    backend = RolesBackend()
-    fresh = _fresh(user)
-    return (
-        backend.get_user_permissions(fresh),
-        backend.get_group_permissions(fresh),
-        backend.get_all_permissions(fresh),
-    )
+    return _as_seen_by(RolesBackend(), user)
 
 
 @pytest.fixture

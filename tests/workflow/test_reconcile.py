@@ -22,6 +22,19 @@ class Crash(BaseException):
     """The process dying: not an Exception, so no handler in the app catches it."""
 
 
+def _interrupted_submission(clerk, monkeypatch) -> Invoice:
+    """A submission whose request died after its draft was generated: the intent it left."""
+
+    def die(*args, **kwargs):
+        raise Crash
+
+    monkeypatch.setattr(submit, "snapshot_lines", die)
+    with pytest.raises(Crash):
+        submitted(clerk)
+    monkeypatch.undo()
+    return Invoice.objects.get()
+
+
 def submitted(clerk) -> Invoice:
     return services.invoice_submit_cycle(
         actor=clerk,
@@ -93,13 +106,7 @@ def test_crash_before_the_upstream_call_returns_the_invoice_to_the_inbox(
 
 
 def test_crash_during_submission_leaves_an_intent_that_reconcile_drops(fake, clerk, monkeypatch):
-    def die(*args, **kwargs):
-        raise Crash
-
-    monkeypatch.setattr(submit, "snapshot_lines", die)
-    with pytest.raises(Crash):
-        submitted(clerk)
-    monkeypatch.undo()
+    _interrupted_submission(clerk, monkeypatch)
     assert Invoice.objects.get().status == S.SUBMITTING
     assert "submitting -> dropped" in reconcile()
     assert not Invoice.objects.exists()
@@ -111,14 +118,7 @@ def test_crash_during_submission_leaves_an_intent_that_reconcile_drops(fake, cle
 def test_an_intent_settled_elsewhere_after_it_was_listed_does_not_stop_the_sweep(
     fake, clerk, manager, monkeypatch
 ):
-    def die(*args, **kwargs):
-        raise Crash
-
-    monkeypatch.setattr(submit, "snapshot_lines", die)
-    with pytest.raises(Crash):
-        submitted(clerk)
-    monkeypatch.undo()
-    intent = Invoice.objects.get()
+    intent = _interrupted_submission(clerk, monkeypatch)
     listed = list(services.invoices_to_reconcile(older_than=timedelta(0)))
     assert listed == [intent.pk]
     services.invoice_reconcile(invoice_id=intent.pk)  # another worker drops it meanwhile
@@ -190,14 +190,7 @@ def test_reconcile_when_the_backend_is_down_tries_again_later(fake, clerk, manag
 
 
 def test_a_draft_generated_before_a_crash_is_taken_back_by_reconcile(fake, clerk, monkeypatch):
-    def die(*args, **kwargs):
-        raise Crash
-
-    monkeypatch.setattr(submit, "snapshot_lines", die)
-    with pytest.raises(Crash):
-        submitted(clerk)
-    monkeypatch.undo()
-    intent = Invoice.objects.get()
+    intent = _interrupted_submission(clerk, monkeypatch)
     assert intent.upstream_id in fake.drafts  # the id was recorded as soon as it existed
     output = reconcile()
     assert f"its draft {intent.upstream_id} was taken back" in output
@@ -208,14 +201,7 @@ def test_a_draft_generated_before_a_crash_is_taken_back_by_reconcile(fake, clerk
 def test_an_interrupted_submission_whose_draft_was_approved_elsewhere_needs_a_person(
     fake, clerk, monkeypatch
 ):
-    def die(*args, **kwargs):
-        raise Crash
-
-    monkeypatch.setattr(submit, "snapshot_lines", die)
-    with pytest.raises(Crash):
-        submitted(clerk)
-    monkeypatch.undo()
-    intent = Invoice.objects.get()
+    intent = _interrupted_submission(clerk, monkeypatch)
     fake.drafts[intent.upstream_id].status = "approved"  # someone approved it in the vendor's UI
     output = reconcile()
     assert "needs a person" in output
