@@ -74,6 +74,9 @@ def analyze() -> None:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE invoices_invoice")
             cursor.execute("ANALYZE invoices_auditevent")
+            # Filled by the invoices' triggers: without statistics the planner takes it for
+            # empty and scans it rather than use its trigram index (10 ms a name search).
+            cursor.execute("ANALYZE invoices_searchname")
     elif connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
