@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from django.db import connection
 from django.db.models import DateTimeField, F, Func, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.sql.query import Query
 
 PAGE_SIZE = 50
 
@@ -57,6 +58,8 @@ class Union:
     one plan over the OR cannot use well (see invoices.search and keyset_page)."""
 
     arms: list[Arm]
+    #: The columns the arms' conditions read, besides the time and the id.
+    columns: tuple[str, ...] = ()
     #: A common table expression the arms' conditions may read, as `name (columns) AS (...)`,
     #: and its parameters.
     with_sql: str = ""
@@ -129,11 +132,7 @@ def keyset_page(
         if not union:
             ordered_ids = ordered(finding, newest_first, True).values_list(i, flat=True)
             return by_id(list(ordered_ids[: size + 1]))
-        pages = [
-            ordered(finding.filter(arm.condition), newest_first, arm.few or avoid_time_index)
-            for arm in union.arms
-        ]
-        ids = _union_page(union, pages, t, i, newest_first, size + 1)
+        ids = _union_page(union, finding, t, i, newest_first, size + 1, avoid_time_index)
         return list(ordered(queryset.filter(**{f"{i}__in": ids}), newest_first, False))
 
     position = decode_cursor(after) if after else None
@@ -173,19 +172,38 @@ def keyset_page(
 
 
 def _union_page(
-    union: Union, pages: list[QuerySet], t: str, i: str, newest_first: bool, limit: int
+    union: Union,
+    finding: QuerySet,
+    t: str,
+    i: str,
+    newest_first: bool,
+    limit: int,
+    avoid_time_index: bool = False,
 ) -> RawSQL:
-    """The ids of the first `limit` rows of the union of `pages` (each arm of `union`, already
-    in page order), as a subquery: each arm's own first `limit` rows, merged and cut. (Plain SQL
-    around each arm's compiled query: Django's union() cannot order and cut its arms on SQLite,
-    nor stand as a subquery, nor have a WITH clause.)"""
+    """The ids of the first `limit` rows of `finding` (the filtered rows, from the cursor on)
+    that are in any arm of `union`, as a subquery: each arm's own first `limit` rows, merged and
+    cut. (Plain SQL around SQL compiled by Django: its union() cannot order and cut its arms on
+    SQLite, nor stand as a subquery, nor have a WITH clause.)
+
+    `finding` is compiled once, and each arm reads its rows as a derived table that the arm's
+    condition filters (PostgreSQL and SQLite fold such a table into the query around it, so the
+    plan is the one of the condition written into `finding`); compiling `finding` once per arm
+    cost a history search 0.4 ms."""
     quote = connection.ops.quote_name
-    members, params = [], list(union.with_params)
-    for n, page in enumerate(pages):
-        sql, arm_params = page.values_list(t, i)[:limit].query.sql_with_params()
-        members.append(f"SELECT {quote(t)}, {quote(i)} FROM ({sql}) AS arm{n}")  # noqa: S608
-        params.extend(arm_params)
+    base, base_params = finding.order_by().values_list(t, i, *union.columns).query.sql_with_params()
     direction = "DESC" if newest_first else "ASC"
+    members, params = [], list(union.with_params)
+    for n, arm in enumerate(union.arms):
+        condition, condition_params = _condition_sql(finding.model, arm.condition)
+        sort_t = quote(t)
+        if (arm.few or avoid_time_index) and connection.vendor == "postgresql":
+            sort_t = _Unindexed.template % {"expressions": sort_t}
+        members.append(
+            f"SELECT {quote(t)}, {quote(i)} FROM (SELECT {quote(t)}, {quote(i)} "  # noqa: S608
+            f"FROM ({base}) AS rows{n} WHERE {condition} "
+            f"ORDER BY {sort_t} {direction}, {quote(i)} {direction} LIMIT {int(limit)}) AS arm{n}"
+        )
+        params.extend((*base_params, *condition_params))
     sql = f"SELECT {quote(i)} FROM ({' UNION '.join(members)}) AS arms"  # noqa: S608
     if union.only_if:
         sql += f" WHERE {union.only_if}"
@@ -195,6 +213,14 @@ def _union_page(
     # Only quoted names and SQL compiled by Django or written in code go into the text; every
     # value stays a parameter.
     return RawSQL(sql, params)  # noqa: S611
+
+
+def _condition_sql(model, condition: Q) -> tuple[str, list]:
+    """`condition` as SQL on `model`'s columns by their bare names (as Django writes a check
+    constraint), to be read on a derived table of those columns."""
+    query = Query(model=model, alias_cols=False)
+    where = query.build_where(condition)
+    return where.as_sql(query.get_compiler(connection=connection), connection)
 
 
 class _Unindexed(Func):
