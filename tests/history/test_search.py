@@ -15,7 +15,7 @@ from invoices.models import Invoice, SearchName
 from invoices.search import Search
 from invoices.selectors import history_page
 
-from ..helpers import count_queries
+from ..helpers import count_queries, needs_postgres
 from .conftest import BASE
 
 pytestmark = pytest.mark.django_db
@@ -56,6 +56,29 @@ def test_the_migration_adds_the_names_of_invoices_already_there(make_invoice):
 
 
 # --- what a search is -------------------------------------------------------------------------
+@pytest.mark.postgres
+@needs_postgres
+def test_the_next_migration_gives_postgresql_statistics_of_the_names():
+    """Without them the planner takes the back-filled table for empty and reads all of it."""
+    from importlib import import_module
+
+    analyze = import_module("invoices.migrations.0016_analyze_search_names").analyze
+
+    def analyses() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = %s",
+                ["invoices_searchname"],
+            )
+            return cursor.fetchone()[0]
+
+    before = analyses()
+    with connection.schema_editor() as editor:
+        analyze(None, editor)
+    assert analyses() == before + 1
+
+
 def test_a_name_search_page_is_one_query_while_few_names_match(make_invoice, auditor):
     for n in range(4):
         make_invoice(customer_name=f"Acme {n}", contract_name=f"Acme plan {n}")
