@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import Q
-from django_tasks import task
+from django_tasks import TaskResultStatus, task
 from django_tasks_db.backend import DatabaseBackend
 
 from invoices.notifications import MAX_ATTEMPTS, retry_after
 
 from . import services
 
-READY, RUNNING, FAILED = "READY", "RUNNING", "FAILED"  # django_tasks' TaskResultStatus values
 #: Failed renderings of an invoice counted by the sweep (invoices.notifications' retry rule: at
 #: most MAX_ATTEMPTS tries in this time, 5, 10, 20 ... minutes apart with the default setting).
 FAILURES_COUNTED = timedelta(days=1)
@@ -48,9 +47,9 @@ def renderings_held(invoice_ids: Iterable[int], *, running_since: datetime, now:
     from django_tasks_db.models import DBTaskResult
 
     rows = DBTaskResult.objects.filter(
-        Q(status=READY)
-        | Q(status=RUNNING, started_at__gte=running_since)
-        | Q(status=FAILED, finished_at__gte=now - FAILURES_COUNTED),
+        Q(status=TaskResultStatus.READY)
+        | Q(status=TaskResultStatus.RUNNING, started_at__gte=running_since)
+        | Q(status=TaskResultStatus.FAILED, finished_at__gte=now - FAILURES_COUNTED),
         task_path=render_invoice_document.module_path,
     ).values_list("status", "finished_at", "args_kwargs")
     queued: set[int] = set()
@@ -60,7 +59,7 @@ def renderings_held(invoice_ids: Iterable[int], *, running_since: datetime, now:
         invoice_id = args[0] if args else kwargs.get("invoice_id")
         if invoice_id not in wanted:
             continue
-        if status == FAILED:
+        if status == TaskResultStatus.FAILED:
             failures.setdefault(invoice_id, []).append(finished_at)
         else:
             queued.add(invoice_id)

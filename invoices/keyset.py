@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from django.db import connection
 from django.db.models import DateTimeField, F, Func, Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models.expressions import Col, RawSQL
 from django.db.models.sql.query import Query
 
 PAGE_SIZE = 50
@@ -47,7 +47,7 @@ class Arm:
     """One part of a filter that is a union of parts (see Union)."""
 
     #: On the model's own columns, no joins (it is compiled with bare column names: see
-    #: _condition_sql).
+    #: _Condition).
     condition: Q
     #: Its matches are few: find them all through the condition's own index and sort them
     #: (as avoid_time_index), rather than walk the (time, id) index for them.
@@ -60,8 +60,6 @@ class Union:
     one plan over the OR cannot use well (see invoices.search and keyset_page)."""
 
     arms: list[Arm]
-    #: The columns the arms' conditions read, besides the time and the id.
-    columns: tuple[str, ...] = ()
     #: A common table expression the arms' conditions may read, as `name (columns) AS (...)`,
     #: and its parameters.
     with_sql: str = ""
@@ -192,20 +190,21 @@ def _union_page(
     plan is the one of the condition written into `finding`); compiling `finding` once per arm
     cost a history search 0.3 ms."""
     quote = connection.ops.quote_name
-    base, base_params = finding.order_by().values_list(t, i, *union.columns).query.sql_with_params()
+    conditions = [_Condition.of(finding.model, arm.condition) for arm in union.arms]
+    read = sorted(set().union(*(c.fields for c in conditions)) - {t, i})
+    base, base_params = finding.order_by().values_list(t, i, *read).query.sql_with_params()
     direction = "DESC" if newest_first else "ASC"
     members, params = [], list(union.with_params)
-    for n, arm in enumerate(union.arms):
-        condition, condition_params = _condition_sql(finding.model, arm.condition)
+    for n, (arm, condition) in enumerate(zip(union.arms, conditions, strict=True)):
         sort_t = quote(t)
         if (arm.few or avoid_time_index) and connection.vendor == "postgresql":
             sort_t = _Unindexed.template % {"expressions": sort_t}
         members.append(
             f"SELECT {quote(t)}, {quote(i)} FROM (SELECT {quote(t)}, {quote(i)} "  # noqa: S608
-            f"FROM ({base}) AS rows{n} WHERE {condition} "
+            f"FROM ({base}) AS rows{n} WHERE {condition.sql} "
             f"ORDER BY {sort_t} {direction}, {quote(i)} {direction} LIMIT {int(limit)}) AS arm{n}"
         )
-        params.extend((*base_params, *condition_params))
+        params.extend((*base_params, *condition.params))
     sql = f"SELECT {quote(i)} FROM ({' UNION '.join(members)}) AS arms"  # noqa: S608
     if union.only_if:
         sql += f" WHERE {union.only_if}"
@@ -217,12 +216,24 @@ def _union_page(
     return RawSQL(sql, params)  # noqa: S611
 
 
-def _condition_sql(model, condition: Q) -> tuple[str, list]:
-    """`condition` as SQL on `model`'s columns by their bare names (as Django writes a check
-    constraint), to be read on a derived table of those columns."""
-    query = Query(model=model, alias_cols=False)
-    where = query.build_where(condition)
-    return where.as_sql(query.get_compiler(connection=connection), connection)
+@dataclass(frozen=True)
+class _Condition:
+    """An arm's condition as SQL on the model's columns by their bare names (as Django writes a
+    check constraint), to be read on a derived table of those columns, and the fields it reads
+    (by attname, their columns' names here: a field with its own db_column would need its
+    column selected under that name)."""
+
+    sql: str
+    params: list
+    fields: frozenset[str]
+
+    @classmethod
+    def of(cls, model, condition: Q) -> _Condition:
+        query = Query(model=model, alias_cols=False)
+        where = query.build_where(condition)
+        sql, params = where.as_sql(query.get_compiler(connection=connection), connection)
+        cols = where.get_group_by_cols()
+        return cls(sql, params, frozenset(c.target.attname for c in cols if isinstance(c, Col)))
 
 
 class _Unindexed(Func):

@@ -102,7 +102,6 @@ class Search:
             arms.append(Arm(self._by_id, few=True))
         return Union(
             arms,
-            columns=("customer_name", "contract_name", "upstream_number"),
             with_sql=f"{NAMES} (field, name) AS ({names})",
             with_params=tuple(params),
             only_if=f"(SELECT COUNT(*) FROM {NAMES}) <= {int(FEW_NAMES)}",  # noqa: S608
