@@ -1,7 +1,8 @@
 """Rebillia adapter for ad-hoc invoices (see /work/shared/upstream/rebillia.md).
 
 All of Rebillia's HTTP lives here and in `rebillia_corrections` (the void); replies are parsed
-into the port's dataclasses at this boundary (`rebillia_wire`).
+into the port's dataclasses at this boundary (`rebillia_wire`), and the create body is checked
+and written by `rebillia_body`.
 
 Assumptions beyond the documented subset:
 - `GET /customers/{id}` returns one customer (object, or wrapped in `{"data": ...}`).
@@ -27,16 +28,12 @@ from typing import Any
 
 from django.core.cache import cache
 
-from invoices import money
-
 from .base import (
-    PAYMENT_TYPES,
     Address,
     AdhocCustomer,
     AdhocInvoiceRequest,
     BackendError,
     BackendMisconfigured,
-    BackendRejected,
     CheckResult,
     Country,
     Currency,
@@ -48,16 +45,18 @@ from .base import (
     RemoteInvoice,
 )
 from .http import HttpClient
+from .rebillia_body import invoice_body
 from .rebillia_corrections import RebilliaCorrections
 from .rebillia_wire import (
     NAME,
     _address,
     _address_country_code,
-    _address_is_empty,
+    _country,
+    _currency,
     _customer,
+    _gateway,
     _id_path,
     _int_or_none,
-    _is_int,
     _items,
     _matches,
     _object,
@@ -72,7 +71,6 @@ from .replies import ReplyLost, UnreadableReply, mask_secret
 MAX_PAGE_SIZE = 250
 MAX_LIST_PAGES = 20  # at most 5,000 items read when scanning a list
 COUNTRY_CACHE_SECONDS = 24 * 60 * 60
-ADDRESS_TYPES = ("residential", "commercial")
 
 
 class RebilliaBackend(RebilliaCorrections):
@@ -184,20 +182,7 @@ class RebilliaBackend(RebilliaCorrections):
     # --- reference data ----------------------------------------------------------------------
     def currencies(self) -> tuple[Currency, ...]:
         items, _ = _items(self.http.request("GET", "/currencies").json(), "the currencies")
-        result = []
-        for item in items:
-            if not isinstance(item, Mapping) or item.get("id") is None:
-                raise _unreadable("a currency without an id")
-            inner = item.get("currency") if isinstance(item.get("currency"), Mapping) else {}
-            result.append(
-                Currency(
-                    id=_text(item["id"]),
-                    code=_text(inner.get("iso3") or item.get("iso3")).upper(),
-                    symbol=_text(inner.get("symbol")),
-                    name=_text(inner.get("name")),
-                )
-            )
-        return tuple(result)
+        return tuple(_currency(item) for item in items)
 
     def gateways(self, currency_id: str) -> tuple[Gateway, ...]:
         number = _positive_int(currency_id)
@@ -207,21 +192,8 @@ class RebilliaBackend(RebilliaCorrections):
         items, _ = _items(
             self.http.request("GET", "/gateways", params=params).json(), "the gateways"
         )
-        result = []
-        for item in items:
-            if not isinstance(item, Mapping) or item.get("id") is None:
-                raise _unreadable("a gateway without an id")
-            status = _text(item.get("status")).lower()
-            if status and status != "active":
-                continue
-            result.append(
-                Gateway(
-                    id=_text(item["id"]),
-                    name=_text(item.get("displayName") or item.get("name")),
-                    type=_text(item.get("type")),
-                )
-            )
-        return tuple(result)
+        gateways = (_gateway(item) for item in items)
+        return tuple(gateway for gateway in gateways if gateway is not None)
 
     def countries(self) -> tuple[Country, ...]:
         """The country list from `{root}/globals/countries`, cached in Django's cache."""
@@ -238,14 +210,9 @@ class RebilliaBackend(RebilliaCorrections):
             )
             items, envelope = _items(reply.json(), "the country list")
             for item in items:
-                if not isinstance(item, Mapping) or item.get("id") is None:
-                    raise _unreadable("a country without an id")
-                code = _text(item.get("alpha2Code")).strip().upper()
-                if len(code) != 2:
-                    continue
-                result.append(
-                    Country(id=_text(item["id"]), code=code, name=_text(item.get("name")))
-                )
+                country = _country(item)
+                if country is not None:
+                    result.append(country)
             if envelope is None:
                 break
             total_pages = _int_or_none(envelope.get("totalPages")) or 0
@@ -266,126 +233,9 @@ class RebilliaBackend(RebilliaCorrections):
 
     # --- invoices ----------------------------------------------------------------------------
     def build_invoice_body(self, request: AdhocInvoiceRequest) -> dict[str, Any]:
-        """The create body exactly as it goes on the wire (integer cents, ISO dates), or
+        """The create body exactly as it goes on the wire (`rebillia_body.invoice_body`), or
         BackendRejected with field errors when the request cannot be sent as it is."""
-        errors: dict[str, list[str]] = {}
-
-        def bad(field: str, message: str) -> None:
-            errors.setdefault(field, []).append(message)
-
-        ids = {}
-        for wire, value in (
-            ("companyCurrencyId", request.currency_id),
-            ("companyGatewayId", request.gateway_id),
-            ("customerId", request.customer_id),
-            ("paymentMethodId", request.payment_method_id),
-        ):
-            number = _positive_int(value)
-            if number is None:
-                bad(wire, "must be a positive whole number")
-            ids[wire] = number
-        try:
-            money.exponent(request.currency_code)
-        except money.MoneyError as exc:
-            bad("currency", str(exc))
-        detail = []
-        if not request.lines:
-            bad("detail", "an invoice needs at least one line")
-        for index, line in enumerate(request.lines):
-            where = f"detail.{index}"
-            description = (line.description or "").strip()
-            if not description:
-                bad(f"{where}.description", "enter a description")
-            elif len(description) > 255:
-                bad(f"{where}.description", "at most 255 characters")
-            if not _is_int(line.quantity) or line.quantity < 1:
-                bad(f"{where}.qty", "must be a whole number of at least 1")
-            if not _is_int(line.unit_amount_minor) or line.unit_amount_minor < 0:
-                bad(f"{where}.amount", "must be a whole number of minor units, not negative")
-            detail.append(
-                {"amount": line.unit_amount_minor, "description": description, "qty": line.quantity}
-            )
-        body: dict[str, Any] = {
-            **ids,
-            "detail": detail,
-            "dateDue": request.date_due.isoformat(),
-            "dateFrom": request.date_from.isoformat(),
-            "dateTo": request.date_to.isoformat(),
-        }
-        if request.date_to < request.date_from:
-            bad("dateTo", "must not be before dateFrom")
-        for wire, value, limit in (
-            ("customerEmail", request.customer_email, 45),
-            ("customerName", request.customer_name, 45),
-            ("customerPhone", request.customer_phone, 45),
-            ("terms", request.terms, 200),
-            ("comments", request.comments, 200),
-        ):
-            text = (value or "").strip()
-            if not text:
-                continue
-            if len(text) > limit:
-                bad(wire, f"at most {limit} characters")
-            body[wire] = text
-        if request.payment_type:
-            if request.payment_type not in PAYMENT_TYPES:
-                bad("paymentType", f"must be one of {', '.join(PAYMENT_TYPES)}")
-            body["paymentType"] = request.payment_type
-        if not _is_int(request.shipping_minor) or request.shipping_minor < 0:
-            bad("shippingAmount", "must be a whole number of minor units, not negative")
-        elif request.shipping_minor:
-            body["shippingAmount"] = request.shipping_minor
-        for wire, address in (
-            ("billingAddress", request.billing_address),
-            ("shippingAddress", request.shipping_address),
-        ):
-            if address is None or _address_is_empty(address):
-                continue
-            body[wire] = self._address_body(address, wire, bad)
-        if errors:
-            summary = "; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items())
-            raise BackendRejected(
-                f"The invoice cannot be sent to Rebillia: {summary}",
-                status=400,
-                code="invalid_request",
-                field_errors=errors,
-                backend=NAME,
-            )
-        return body
-
-    def _address_body(self, address: Address, wire: str, bad) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for field_name, key, required in (
-            ("contact_name", "contactName", True),
-            ("street1", "street1", True),
-            ("street2", "street2", False),
-            ("city", "city", True),
-            ("state", "state", False),
-            ("zip", "zip", True),
-        ):
-            value = (getattr(address, field_name) or "").strip()
-            if value:
-                out[key] = value
-            elif required:
-                bad(f"{wire}.{key}", "required")
-        code = (address.country_code or "").strip().upper()
-        country = self.country_id(code) if len(code) == 2 else None
-        if country is None:
-            bad(f"{wire}.countryId", f"unknown country code {code!r}")
-        out["countryId"] = country
-        kind = (address.type or "").strip().lower()
-        if kind not in ADDRESS_TYPES:
-            bad(f"{wire}.type", "must be residential or commercial")
-        out["type"] = kind
-        for field_name, key in (
-            ("contact_email", "contactEmail"),
-            ("contact_phone", "contactPhone"),
-            ("contact_company", "contactCompany"),
-        ):
-            value = (getattr(address, field_name) or "").strip()
-            if value:
-                out[key] = value
-        return out
+        return invoice_body(request, self.country_id)
 
     def create_invoice(
         self, request: AdhocInvoiceRequest, *, known: frozenset[str] = frozenset()

@@ -1,6 +1,6 @@
 """Rebillia's wire, read: ids checked for paths, both list shapes, replies parsed into the port's
-values (money as Decimal, never float). Shared by the adapter (`rebillia`) and its corrections
-(`rebillia_corrections`); no HTTP here."""
+values (money as Decimal, never float). Shared by the adapter (`rebillia`), its create body
+(`rebillia_body`) and its corrections (`rebillia_corrections`); no HTTP here."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from .base import (
     Address,
     AdhocCustomer,
     AdhocInvoiceRequest,
+    Country,
+    Currency,
+    Gateway,
     NotFoundUpstream,
     PaymentMethod,
     RemoteInvoice,
@@ -97,6 +100,42 @@ def _customer(data: Any) -> AdhocCustomer:
         email=email,
         business_name=business,
     )
+
+
+def _currency(data: Any) -> Currency:
+    if not isinstance(data, Mapping) or data.get("id") is None:
+        raise _unreadable("a currency without an id")
+    inner = data.get("currency") if isinstance(data.get("currency"), Mapping) else {}
+    return Currency(
+        id=_text(data["id"]),
+        code=_text(inner.get("iso3") or data.get("iso3")).upper(),
+        symbol=_text(inner.get("symbol")),
+        name=_text(inner.get("name")),
+    )
+
+
+def _gateway(data: Any) -> Gateway | None:
+    """One gateway, or None when it is not active (a missing status counts as active)."""
+    if not isinstance(data, Mapping) or data.get("id") is None:
+        raise _unreadable("a gateway without an id")
+    status = _text(data.get("status")).lower()
+    if status and status != "active":
+        return None
+    return Gateway(
+        id=_text(data["id"]),
+        name=_text(data.get("displayName") or data.get("name")),
+        type=_text(data.get("type")),
+    )
+
+
+def _country(data: Any) -> Country | None:
+    """One country, or None when it has no two-letter code."""
+    if not isinstance(data, Mapping) or data.get("id") is None:
+        raise _unreadable("a country without an id")
+    code = _text(data.get("alpha2Code")).strip().upper()
+    if len(code) != 2:
+        return None
+    return Country(id=_text(data["id"]), code=code, name=_text(data.get("name")))
 
 
 def _mask(number: str) -> str:

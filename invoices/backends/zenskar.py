@@ -1,134 +1,62 @@
 """Zenskar adapter for contract-cycle invoicing (see /work/shared/upstream/zenskar.md).
 
-All of Zenskar's HTTP lives here and in `zenskar_corrections` (credit notes and voids); replies
-are parsed into the port's dataclasses at this boundary (`zenskar_wire`).
+All of Zenskar's HTTP lives here and in `zenskar_corrections` (credit notes and voids); the client
+is built by `zenskar_client` (settings, auth, Zenskar's errors in the port's words); replies are
+parsed into the port's dataclasses at this boundary (`zenskar_wire`, contracts in
+`zenskar_contracts`, which lists its own assumptions about pricings, tiers and timing).
 
 Choices and assumptions beyond the documented subset (each one tolerant of the variants seen):
 - Contract search sends the text as `name__ilike` (Zenskar's filter wraps it in `%...%` itself);
   it searches contract names only. The documented list endpoint has no customer-name filter (only
   `customer_id=`), so searching by customer name is not supported against Zenskar.
 - `next`/`previous` in a page are cursors; when they are URLs, the `cursor` query value is used.
-- Pricing types are mapped to flat_fee | per_unit | tiered | volume from the usual vendor spellings
-  (`flat_fee`, `flat`, `fixed`; `per_unit`, `unit`, `standard`; `tiered`, `graduated`;
-  `volume`); anything else is kept as sent and is left out of an estimated preview, with a note.
-- Tier fields: the upper bound from `up_to` / `upTo` / `to` / `last_unit` / `max` (null, absent,
-  "inf" or "infinity" for unbounded), the price from `unit_amount` / `unit_price` / `price` /
-  `amount` / `per_unit`.
-- `billing_period.offset` is read as timing when it is a recognisable word (start/advance →
-  in advance; end/arrears → in arrears); otherwise the timing is left unknown (None).
 - Money in replies is taken as major units of the invoice currency, parsed as Decimal.
 - The billing-cycles reply is accepted as a bare array or as `{"results": [...]}`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from .base import (
-    AlreadyInvoicedUpstream,
     BackendError,
-    BackendMisconfigured,
     BillingCycle,
-    CannotBeVoided,
     CheckResult,
     Contract,
     ContractSummary,
-    CustomerRef,
     CycleNotMatched,
     Draft,
     DraftState,
     NotFoundUpstream,
     OutcomeUnknown,
     Page,
-    Phase,
     Preview,
-    Pricing,
     RemoteInvoice,
     sum_amounts,
 )
 from .http import HttpClient
-from .replies import Reply, ReplyLost, UnreadableReply, mask_secret
-from .zenskar_corrections import CANNOT_BE_VOIDED, ZenskarCorrections
+from .replies import ReplyLost, UnreadableReply, mask_secret
+from .zenskar_client import http_client, looks_like_jwt, read_settings
+from .zenskar_contracts import _contract, _summary
+from .zenskar_corrections import ZenskarCorrections
 from .zenskar_wire import (
-    _PRICING_TYPES,
     NAME,
+    _cursor,
     _cycle,
     _dec,
     _draft_state,
-    _dt,
     _id_path,
     _in_currency,
     _line_item,
-    _opt_dt,
     _period,
     _remote_invoice,
     _text,
-    _tier,
-    _timing,
     _unreadable,
     estimate_preview,
 )
 
-API_VERSION = "20230501"
-ALREADY_GENERATED = "InvoiceAlreadyGeneratedForThisBillingPeriod"
 CYCLES_LIMIT = 120  # ten years of monthly cycles
 MAX_PAGE_SIZE = 100
-
-_JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
-
-
-def looks_like_jwt(credential: str) -> bool:
-    """Three base64url segments separated by dots."""
-    return bool(_JWT.match(credential))
-
-
-def auth_headers(credential: str) -> dict[str, str]:
-    if looks_like_jwt(credential):
-        return {"Authorization": f"Bearer {credential}"}
-    return {"x-api-key": credential}
-
-
-def _cursor(value: Any) -> str | None:
-    """A page link as a cursor: the value itself, or the `cursor` query value of a URL."""
-    if value is None or value == "":
-        return None
-    text = str(value)
-    if "://" in text or text.startswith("/") or "?" in text:
-        found = parse_qs(urlsplit(text).query).get("cursor")
-        return found[0] if found else None
-    return text
-
-
-def _error_hook(reply: Reply) -> BackendError | None:
-    if reply.status >= 400 and CANNOT_BE_VOIDED in reply.text:
-        return CannotBeVoided(
-            "Zenskar refused to void the invoice: its balance is not zero "
-            f"({CANNOT_BE_VOIDED}). Credit notes must bring it to zero first.",
-            backend=NAME,
-        )
-    if reply.status >= 400 and ALREADY_GENERATED in reply.text:
-        return AlreadyInvoicedUpstream(
-            "Zenskar says an approved invoice already exists for this billing period "
-            f"({ALREADY_GENERATED}).",
-            backend=NAME,
-        )
-    if reply.status == 403:
-        data = reply.json_or_none()
-        said = ""
-        if isinstance(data, dict):
-            said = _text(data.get("Message") or data.get("message") or data.get("detail"))
-        return BackendMisconfigured(
-            "Zenskar refused access (403"
-            + (f": {said}" if said else "")
-            + "). Check ZENSKAR_ORGANISATION (the organisation UUID) and that ZENSKAR_API_KEY "
-            "belongs to that organisation.",
-            backend=NAME,
-        )
-    return None  # 401 and the rest: HttpClient.error_for
 
 
 class ZenskarBackend(ZenskarCorrections):
@@ -148,48 +76,9 @@ class ZenskarBackend(ZenskarCorrections):
     @classmethod
     def from_settings(cls, settings, **http_overrides) -> ZenskarBackend:
         """Build from Django settings. `http_overrides` (tests): sleep, jitter, transport."""
-        key = (getattr(settings, "ZENSKAR_API_KEY", "") or "").strip()
-        organisation = (getattr(settings, "ZENSKAR_ORGANISATION", "") or "").strip()
-        base_url = (getattr(settings, "ZENSKAR_BASE_URL", "") or "").strip().rstrip("/")
-        missing = [
-            name
-            for name, value in (
-                ("ZENSKAR_API_KEY", key),
-                ("ZENSKAR_ORGANISATION", organisation),
-                ("ZENSKAR_BASE_URL", base_url),
-            )
-            if not value
-        ]
-        if missing:
-            raise BackendMisconfigured(
-                f"BILLING_BACKEND=zenskar needs {' and '.join(missing)}: set "
-                f"{'them' if len(missing) > 1 else 'it'} in the environment.",
-                backend=NAME,
-            )
-        if not base_url.startswith(("https://", "http://")):
-            raise BackendMisconfigured(
-                f"ZENSKAR_BASE_URL must be an http(s) URL such as https://api.zenskar.com, "
-                f"not {base_url!r}.",
-                backend=NAME,
-            )
-        headers = {
-            **auth_headers(key),
-            "organisation": organisation,
-            "apiversion": API_VERSION,
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
-        http = HttpClient(
-            backend="Zenskar",
-            base_url=base_url,
-            headers=headers,
-            connect_timeout=settings.BACKEND_CONNECT_TIMEOUT,
-            read_timeout=settings.BACKEND_READ_TIMEOUT,
-            read_retries=settings.BACKEND_READ_RETRIES,
-            secrets=(key,),
-            credential_settings="ZENSKAR_API_KEY and ZENSKAR_ORGANISATION",
-            error_hook=_error_hook,
-            **http_overrides,
+        key, organisation, base_url = read_settings(settings)
+        http = http_client(
+            settings, base_url=base_url, organisation=organisation, key=key, **http_overrides
         )
         return cls(http=http, base_url=base_url, organisation=organisation, api_key=key)
 
@@ -218,7 +107,7 @@ class ZenskarBackend(ZenskarCorrections):
         if isinstance(total, bool) or not isinstance(total, int | Decimal):
             total = None
         return Page(
-            items=tuple(self._summary(item) for item in results),
+            items=tuple(_summary(item) for item in results),
             next_cursor=_cursor(envelope.get("next")),
             previous_cursor=_cursor(envelope.get("previous")),
             total_count=None if total is None else int(total),
@@ -229,100 +118,7 @@ class ZenskarBackend(ZenskarCorrections):
         data = self.http.request("GET", path).json()
         if not isinstance(data, dict):
             raise _unreadable("the contract is not an object")
-        return self._contract(data)
-
-    def _customer(self, data: dict) -> CustomerRef:
-        customer = data.get("customer") if isinstance(data.get("customer"), dict) else {}
-        return CustomerRef(
-            id=_text(customer.get("id") or data.get("customer_id")),
-            name=_text(customer.get("customer_name") or customer.get("name")),
-            email=_text(customer.get("email")),
-        )
-
-    def _summary(self, data: Any) -> ContractSummary:
-        if not isinstance(data, dict) or not data.get("id"):
-            raise _unreadable("a contract without an id")
-        return ContractSummary(
-            id=_text(data["id"]),
-            name=_text(data.get("name")),
-            status=_text(data.get("status")),
-            currency=_text(data.get("currency")).upper(),
-            customer=self._customer(data),
-            start_date=_dt(data.get("start_date"), "contract start_date"),
-            end_date=_opt_dt(data.get("end_date"), "contract end_date"),
-        )
-
-    def _contract(self, data: dict) -> Contract:
-        summary = self._summary(data)
-        phases = tuple(
-            self._phase(item, summary.currency) for item in data.get("phases") or () if item
-        )
-        cadence = ""
-        in_advance = None
-        for phase in data.get("phases") or ():
-            for item in (phase or {}).get("pricings") or ():
-                period = ((item or {}).get("pricing") or {}).get("billing_period") or {}
-                if not cadence and period.get("cadence"):
-                    cadence = _text(period["cadence"])
-                    in_advance = _timing(period.get("offset"))
-        anchor_day = None
-        if data.get("is_last_day_of_month"):
-            anchor_day = 31
-        elif data.get("anchor_date"):
-            anchor_day = _dt(data["anchor_date"], "anchor_date").day
-        return Contract(
-            id=summary.id,
-            name=summary.name,
-            status=summary.status,
-            currency=summary.currency,
-            customer=summary.customer,
-            start_date=summary.start_date,
-            end_date=summary.end_date,
-            phases=phases,
-            billing_cycle_start_day=anchor_day,
-            cadence=cadence,
-            in_advance=in_advance,
-        )
-
-    def _phase(self, data: dict, currency: str) -> Phase:
-        return Phase(
-            id=_text(data.get("id")),
-            name=_text(data.get("name")),
-            phase_type=_text(data.get("phase_type") or "active").lower(),
-            start_date=_dt(data.get("start_date"), "phase start_date"),
-            end_date=_opt_dt(data.get("end_date"), "phase end_date"),
-            pricings=tuple(
-                self._pricing(item, currency) for item in data.get("pricings") or () if item
-            ),
-        )
-
-    def _pricing(self, data: dict, currency: str) -> Pricing:
-        product = data.get("product") or {}
-        pricing = data.get("pricing") or {}
-        pricing_data = pricing.get("pricing_data") or {}
-        quantity = pricing.get("quantity") or {}
-        if not isinstance(quantity, Mapping):
-            quantity = {"quantity": quantity}
-        period = pricing.get("billing_period") or {}
-        raw_type = _text(pricing_data.get("pricing_type")).strip().lower()
-        pricing_type = _PRICING_TYPES.get(raw_type, raw_type)
-        tiers = tuple(_tier(item) for item in pricing_data.get("tiers") or () if item)
-        return Pricing(
-            id=_text(data.get("id")),
-            product_id=_text(data.get("product_id") or product.get("id")),
-            product_name=_text(product.get("name")),
-            sku=_text(product.get("sku")),
-            description=_text(product.get("description")),
-            pricing_type=pricing_type,
-            currency=_text(pricing_data.get("currency") or currency).upper(),
-            unit_amount=_dec(pricing_data.get("unit_amount"), "unit_amount", Decimal(0)),
-            quantity=_dec(quantity.get("quantity"), "quantity", Decimal(1)),
-            unit=_text(quantity.get("unit")),
-            tiers=tiers,
-            cadence=_text(period.get("cadence")),
-            start_date=_dt(data.get("start_date"), "pricing start_date"),
-            end_date=_opt_dt(data.get("end_date"), "pricing end_date"),
-        )
+        return _contract(data)
 
     # --- billing cycles ----------------------------------------------------------------------
     def list_billing_cycles(self, contract_id: str) -> tuple[BillingCycle, ...]:

@@ -1,6 +1,7 @@
-"""Zenskar's wire, read: ids checked for paths, replies parsed into the port's values (money as
-Decimal, never float), and a cycle's preview estimated from the contract's terms. Shared by the
-adapter (`zenskar`) and its corrections (`zenskar_corrections`); no HTTP here."""
+"""Zenskar's wire, read: ids checked for paths, page links, replies parsed into the port's values
+(money as Decimal, never float), and a cycle's preview estimated from the contract's terms.
+Shared by the adapter (`zenskar`), its connection (`zenskar_client`), its contract reading
+(`zenskar_contracts`) and its corrections (`zenskar_corrections`); no HTTP here."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from billing_rules import rating
 from invoices import money
@@ -23,7 +24,6 @@ from .base import (
     Preview,
     Pricing,
     RemoteInvoice,
-    Tier,
     parse_wire_datetime,
     sum_amounts,
 )
@@ -33,29 +33,6 @@ NAME = "zenskar"
 ESTIMATE_NOTE = "Estimated from the contract's terms; the backend's draft is authoritative"
 # UUIDs and the usual prefixed or numeric ids; never slashes, dots, spaces or percent signs.
 _ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,99}$")
-
-_PRICING_TYPES = {
-    "flat_fee": "flat_fee",
-    "flat": "flat_fee",
-    "fixed": "flat_fee",
-    "flat_price": "flat_fee",
-    "fixed_fee": "flat_fee",
-    "per_unit": "per_unit",
-    "unit": "per_unit",
-    "standard": "per_unit",
-    "per_unit_price": "per_unit",
-    "tiered": "tiered",
-    "graduated": "tiered",
-    "tiered_graduated": "tiered",
-    "graduated_tiered": "tiered",
-    "volume": "volume",
-    "volume_tiered": "volume",
-    "tiered_volume": "volume",
-}
-_TIER_UPPER = ("up_to", "upTo", "to", "last_unit", "max")
-_TIER_PRICE = ("unit_amount", "unit_price", "price", "amount", "per_unit")
-_IN_ADVANCE = {"start", "advance", "in_advance", "beginning", "prepaid"}
-_IN_ARREARS = {"end", "arrears", "in_arrears", "postpaid"}
 
 
 def _unreadable(what: str) -> UnreadableReply:
@@ -118,34 +95,15 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _timing(offset: Any) -> bool | None:
-    word = _text(offset).strip().lower()
-    if word in _IN_ADVANCE:
-        return True
-    if word in _IN_ARREARS:
-        return False
-    return None
-
-
-def _tier(data: Any) -> Tier:
-    if not isinstance(data, Mapping):
-        raise _unreadable("a price tier is not an object")
-    upper: Any = None
-    for key in _TIER_UPPER:
-        if key in data:
-            upper = data[key]
-            break
-    if isinstance(upper, str) and upper.strip().lower() in ("", "inf", "infinity", "none"):
-        upper = None
-    price: Any = None
-    for key in _TIER_PRICE:
-        if key in data and data[key] is not None:
-            price = data[key]
-            break
-    return Tier(
-        up_to=None if upper is None else _dec(upper, "tier bound"),
-        unit_amount=_dec(price, "tier price"),
-    )
+def _cursor(value: Any) -> str | None:
+    """A page link as a cursor: the value itself, or the `cursor` query value of a URL."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if "://" in text or text.startswith("/") or "?" in text:
+        found = parse_qs(urlsplit(text).query).get("cursor")
+        return found[0] if found else None
+    return text
 
 
 def _cycle(data: Any) -> BillingCycle:
