@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 
+from .expressions import InSubquery
 from .keyset import Arm, Union
 from .models import Invoice, SearchName
 
@@ -94,7 +95,7 @@ class Search:
             .query.sql_with_params()
         )
         arms = [
-            Arm(Q(**{f"{field}__in": _names_of(field)}), few=True)
+            Arm(Q(InSubquery(F(field), _names_of(field))), few=True)
             for field in ("customer_name", "contract_name")
         ]
         arms.append(self._number)

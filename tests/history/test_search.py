@@ -5,7 +5,8 @@ import re
 
 import pytest
 from django.db import connection
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils.http import urlencode
 
@@ -118,6 +119,39 @@ def _page_ids(union):
     from invoices import keyset
 
     return keyset._union_page(union, Invoice.objects.all(), "submitted_at", "id", True, 51)
+
+
+def test_an_arms_condition_is_compiled_once_and_its_values_stay_its_own(make_invoice):
+    from invoices import keyset
+
+    arms = Search.of("Acme Corp").union.arms
+    first = [keyset._Condition.of(Invoice, arm.condition) for arm in arms]
+    again = [
+        keyset._Condition.of(Invoice, arm.condition) for arm in Search.of("Acme Corp").union.arms
+    ]
+    assert all(a is b for a, b in zip(first, again, strict=True))  # from the cache
+    other = keyset._Condition.of(Invoice, Search.of("Globex").union.arms[-1].condition)
+    assert first[-1].sql == other.sql and first[-1].params != other.params
+    assert "Globex" in "".join(map(str, other.params))
+    assert other.fields == {"upstream_number"}
+
+
+def test_in_subquery_matches_what_in_matches(make_invoice):
+    from invoices.expressions import InSubquery
+
+    wanted = [make_invoice(customer_name=f"Acme {n}") for n in range(3)]
+    make_invoice(customer_name="Globex")
+    names = RawSQL(
+        "SELECT name FROM invoices_searchname WHERE field = %s AND name LIKE %s",
+        ("customer_name", "Acme%"),
+    )
+    found = Invoice.objects.filter(InSubquery(F("customer_name"), names))
+    assert set(found) == set(Invoice.objects.filter(customer_name__in=names)) == set(wanted)
+    sql = str(found.query)
+    written = "= ANY(ARRAY(SELECT" if connection.vendor == "postgresql" else "IN (SELECT"
+    assert f'"customer_name" {written}' in sql
+    empty = RawSQL("SELECT name FROM invoices_searchname WHERE field = %s", ("nothing",))
+    assert not Invoice.objects.filter(InSubquery(F("customer_name"), empty)).exists()
 
 
 def test_short_text_and_ids_are_not_name_searches(make_invoice):
