@@ -50,7 +50,7 @@ class Arm:
     """One part of a filter that is a union of parts (see Union)."""
 
     #: On the model's own columns, no joins (it is compiled with bare column names: see
-    #: _Condition).
+    #: _Condition), and hashable (it is compiled once per process, cached by its value).
     condition: Q
     #: Its matches are few: find them all through the condition's own index and sort them
     #: (as avoid_time_index), rather than walk the (time, id) index for them.
