@@ -1,5 +1,6 @@
 """`make run`'s command starts the web server, a task worker and the sweep together, a task
-enqueued by the web side is run by that worker, and Ctrl-C stops all three."""
+enqueued by the web side is run by that worker, and Ctrl-C or SIGTERM stops all three and
+everything they started."""
 
 import os
 import signal
@@ -21,6 +22,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _descendants(pid: int) -> set[int]:
+    """Children, theirs, and so on (runserver's autoreloader runs the server as its child)."""
+    found = _children(pid)
+    for child in list(found):
+        found |= _descendants(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (exited, waiting for its parent to read its status)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _children(pid: int) -> set[int]:
     found = set()
     for entry in Path("/proc").iterdir():
@@ -35,7 +53,17 @@ def _children(pid: int) -> set[int]:
 
 
 @pytest.mark.skipif(not Path("/proc").exists(), reason="reads /proc to find the child processes")
-def test_make_run_seeds_serves_runs_tasks_and_stops_everything_on_ctrl_c(tmp_path):
+def _as_a_background_job() -> None:
+    """What a script's `make run &` does to what it starts: SIGINT ignored, and inherited so."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("stop", "started"),
+    [(signal.SIGINT, None), (signal.SIGTERM, _as_a_background_job)],
+    ids=["ctrl-c", "sigterm-in-background"],
+)
+def test_make_run_seeds_serves_runs_tasks_and_stops_everything_on_ctrl_c(tmp_path, stop, started):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
     env.update(
         DJANGO_SETTINGS_MODULE="billing_admin.settings",
@@ -55,14 +83,19 @@ def test_make_run_seeds_serves_runs_tasks_and_stops_everything_on_ctrl_c(tmp_pat
     assert seeded.returncode == 0, seeded.stderr
     assert "Local invoice history" in seeded.stdout and "Demo users" in seeded.stdout
     port = _free_port()
-    server = subprocess.Popen(
-        [*manage, "run_local", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log = tmp_path / "run_local.log"
+    # A file, as a terminal would be: a leftover process writing to a closed pipe would die of
+    # it, and hide that it was left over.
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [*manage, "run_local", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=started,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -72,10 +105,10 @@ def test_make_run_seeds_serves_runs_tasks_and_stops_everything_on_ctrl_c(tmp_pat
                     break
             except OSError:
                 assert time.monotonic() < deadline, "the web server never answered"
-                assert server.poll() is None, server.stdout.read()
+                assert server.poll() is None, log.read_text()
                 time.sleep(0.5)
-        children = _children(server.pid)
-        assert len(children) == 3  # web, worker, sweep
+        assert len(_children(server.pid)) == 3  # web, worker, sweep
+        everyone = _descendants(server.pid)  # the web server's reloader child among them
         # A task enqueued now (as the web side does after a commit) is run by the worker.
         enqueue = (
             "from invoices.tasks import send_notification\nprint(send_notification.enqueue(0).id)\n"
@@ -100,10 +133,12 @@ def test_make_run_seeds_serves_runs_tasks_and_stops_everything_on_ctrl_c(tmp_pat
             assert time.monotonic() < deadline, "the worker never ran the task"
             time.sleep(0.5)
     finally:
-        server.send_signal(signal.SIGINT)
-        output, _ = server.communicate(timeout=30)
+        server.send_signal(stop)  # to run_local alone, not to its children's groups
+        server.wait(timeout=30)
+        output = log.read_text()
     assert server.returncode is not None
-    time.sleep(0.5)
-    alive = [pid for pid in children if Path(f"/proc/{pid}").exists()]
+    deadline = time.monotonic() + 5  # a killed grandchild is reaped by init, not at once
+    while (alive := [pid for pid in everyone if _running(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert alive == [], output
     assert "Stopping the web server, the worker and the sweep." in output

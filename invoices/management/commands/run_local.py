@@ -1,9 +1,13 @@
 """`make run`'s server: the web server, a task worker and the periodic sweep, in one command.
 
 Ctrl-C (or SIGTERM) stops all three; if one of them dies, the others are stopped too, so nothing
-is left running in the background.
+is left running in the background. Each runs in its own process group, and the signals go to
+the group: runserver's autoreloader serves from a child of its own. Started as a background job
+(SIGINT ignored, as a script's `make run &` leaves it), the reloader used to be killed after 10 s
+and its server left running, holding the port; now the whole group is.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -31,7 +35,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, _interrupt)
         try:
             for name, command in commands.items():
-                children[name] = subprocess.Popen(command)  # noqa: S603
+                children[name] = subprocess.Popen(command, process_group=0)  # noqa: S603
             self.stdout.write(
                 f"Billing Admin on http://127.0.0.1:{port} with a task worker and the sweep "
                 "(Ctrl-C stops all three)."
@@ -46,14 +50,18 @@ class Command(BaseCommand):
             self.stdout.write("Stopping the web server, the worker and the sweep.")
         finally:
             for child in children.values():
-                if child.poll() is None:
-                    child.send_signal(signal.SIGINT)
+                _signal_group(child, signal.SIGINT)  # as Ctrl-C in a terminal would
             deadline = time.monotonic() + 10
             for child in children.values():
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     child.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    child.kill()
+                # Whatever of its group is still running (the reloader's server, say).
+                _signal_group(child, signal.SIGKILL)
+
+
+def _signal_group(child: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the whole group has already exited
+        os.killpg(child.pid, signum)
 
 
 def _interrupt(*_):
