@@ -20,8 +20,8 @@ decided) are counted apart from errors (5xx, transport failures, anything unexpe
 Everything started is stopped on exit, including Ctrl-C, exceptions and the hard timeout (a
 watchdog thread that tears down and exits if the main thread overruns).
 
-The code lives in modules along what it serves; this module gathers their names, so the scripts
-keep reading `h.<name>` (`from bench import _harness as h`):
+The code lives in modules along what it serves; this module gathers the names the scripts use,
+so they keep reading `h.<name>` (`from bench import _harness as h`):
 
 - `_harness_env.py`: constants, `log`, `Config`, `app_env`, Django in this process (and the one
   `STANDIN_ERRORS` collector), the bench's PostgreSQL and Redis databases;
@@ -36,46 +36,23 @@ keep reading `h.<name>` (`from bench import _harness as h`):
 """
 
 from bench._harness_browser import (
-    Browser,
     Recorder,
     Sample,
-    form_fields,
-    inbox_rows,
-    link_params,
-    snippet_of,
 )
 from bench._harness_env import (
-    BENCH_DB_PREFIX,
-    GUNICORN,
-    PASSWORD,
-    PG_HOST,
-    PG_PORT,
-    PG_USER,
-    ROOT,
-    SECRET_KEY,
-    SETTINGS_MODULE,
     STANDIN_ERRORS,
-    USER_PREFIX,
-    VENV_BIN,
     Config,
     app_env,
     ensure_postgres,
     flush_redis,
-    free_port,
     log,
     recreate_database,
     setup_django,
 )
 from bench._harness_people import (
-    Auditor,
-    Bare,
-    Clerk,
-    Manager,
-    Person,
     Plan,
     RunResult,
     cast,
-    cpu_times,
     run_people,
     split_people,
 )
@@ -89,7 +66,6 @@ from bench._harness_procs import (
     run_manage,
 )
 from bench._harness_results import (
-    ServerSide,
     StepStats,
     fmt,
     percentile,
@@ -99,52 +75,27 @@ from bench._harness_results import (
     table,
 )
 from bench._harness_seed import (
-    Seed,
     seed,
 )
 
 __all__ = [
-    "BENCH_DB_PREFIX",
-    "GUNICORN",
-    "PASSWORD",
-    "PG_HOST",
-    "PG_PORT",
-    "PG_USER",
-    "ROOT",
-    "SECRET_KEY",
-    "SETTINGS_MODULE",
     "STANDIN_ERRORS",
-    "USER_PREFIX",
-    "VENV_BIN",
-    "Auditor",
-    "Bare",
-    "Browser",
-    "Clerk",
     "Config",
     "Gunicorn",
-    "Manager",
-    "Person",
     "Plan",
     "Recorder",
     "RunResult",
     "Sample",
-    "Seed",
-    "ServerSide",
     "Standin",
     "StepStats",
     "Teardown",
     "Watchdog",
     "app_env",
     "cast",
-    "cpu_times",
     "ensure_postgres",
     "flush_redis",
     "fmt",
-    "form_fields",
-    "free_port",
-    "inbox_rows",
     "install_signal_handlers",
-    "link_params",
     "log",
     "percentile",
     "pid_with_local_port",
@@ -155,7 +106,6 @@ __all__ = [
     "seed",
     "server_errors",
     "setup_django",
-    "snippet_of",
     "split_people",
     "step_stats",
     "table",

@@ -1,5 +1,5 @@
 """Database expressions the models' indexes and the filters share (written once, so that a
-filter and its index are the same expression)."""
+filter and its index are the same expression), and filter expressions Django lacks."""
 
 from django.db import models
 from django.db.models import F, Lookup

@@ -49,10 +49,7 @@ def test_the_map_names_every_backend_module_and_every_model():
     unnamed = [
         str(path.relative_to(ROOT))
         for path in (ROOT / "invoices" / "backends").rglob("*.py")
-        if path.name != "__init__.py"
-        and path.name not in backends
-        # "rebillia.py (likewise)": with its _corrections.py and _wire.py, as zenskar.py's
-        and f"{path.name.split('_')[0]}.py (likewise)" not in backends
+        if path.name != "__init__.py" and path.name not in backends
     ]
     assert unnamed == []
     models = entry("models.py")

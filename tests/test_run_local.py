@@ -30,34 +30,36 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _state_and_parent(pid: int) -> tuple[str, int] | None:
+    """From /proc/<pid>/stat (after the command's name in brackets); None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[1])
+
+
 def _running(pid: int) -> bool:
     """Alive and not a zombie (exited, waiting for its parent to read its status)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    found = _state_and_parent(pid)
+    return found is not None and found[0] != "Z"
 
 
 def _children(pid: int) -> set[int]:
     found = set()
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry.name))
+        stat = _state_and_parent(int(entry.name)) if entry.name.isdigit() else None
+        if stat and stat[1] == pid:
+            found.add(int(entry.name))
     return found
 
 
-@pytest.mark.skipif(not Path("/proc").exists(), reason="reads /proc to find the child processes")
 def _as_a_background_job() -> None:
     """What a script's `make run &` does to what it starts: SIGINT ignored, and inherited so."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+@pytest.mark.skipif(not Path("/proc").exists(), reason="reads /proc to find the child processes")
 @pytest.mark.parametrize(
     ("stop", "started"),
     [(signal.SIGINT, None), (signal.SIGTERM, _as_a_background_job)],
